@@ -1,0 +1,134 @@
+"""How postpurchase reads this shop's orders and reviews (``POSTPURCHASE["ADAPTER"]``)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from postpurchase.adapters import BaseAdapter
+from postpurchase.conf import site_url
+
+from .models import Order, OrderItem, Product, Review
+
+# The shop keeps no timezone per customer; the language is a good enough guess for
+# the send-window logic (Russian -> Moscow, Ukrainian -> Kyiv).
+LOCALE_TIMEZONES = {"ru": "Europe/Moscow", "uk": "Europe/Kyiv", "en": "UTC"}
+CENT = Decimal("0.01")
+
+
+def absolute(url: str) -> str:
+    """Make a site-relative path absolute; leave full and data: URLs alone."""
+    if not url or "://" in url or url.startswith("data:"):
+        return url
+    return site_url() + (url if url.startswith("/") else "/" + url)
+
+
+def money(value: Decimal) -> str:
+    """Decimal -> "4990.00": always two places, whatever the instance holds in memory."""
+    return str(Decimal(value).quantize(CENT))
+
+
+def product_url(product: Product) -> str:
+    return absolute(product.get_absolute_url())
+
+
+class ShopAdapter(BaseAdapter):
+    def order_snapshot(self, order: Order) -> dict[str, Any]:
+        items = []
+        for item in order.items.select_related("product"):
+            product = item.product
+            url = product_url(product) if product is not None else ""
+            items.append(
+                {
+                    "sku": item.sku,
+                    "name": item.name,
+                    "category": item.category_name,
+                    "qty": item.qty,
+                    "price": money(item.price),
+                    "total": money(item.total),
+                    "image_url": absolute(product.image_url) if product is not None else "",
+                    "url": url,
+                    "review_url": url + "#review" if url else "",
+                }
+            )
+        return {
+            "ref": self.order_ref(order),
+            "number": order.number,
+            "email": order.email,
+            "first_name": order.first_name,
+            "last_name": order.last_name,
+            "phone": order.phone,
+            "locale": order.locale,
+            "timezone": LOCALE_TIMEZONES.get(order.locale, "UTC"),
+            "placed_at": order.created_at.isoformat(),
+            "status": order.status,
+            "currency": order.currency,
+            "items": items,
+            "subtotal": money(order.subtotal),
+            "shipping_cost": money(order.shipping_cost),
+            "discount": "0.00",  # the shop has no discounts of its own
+            "total": money(order.total),
+            "payment_method": order.get_payment_method_display(),
+            "shipping_method": order.get_shipping_method_display(),
+            "shipping_address": order.shipping_address,
+            "delivery_estimate": (
+                order.delivery_estimate.isoformat() if order.delivery_estimate else ""
+            ),
+            "tracking_url": order.tracking_url,
+            "order_url": absolute(order.shareable_url()),
+        }
+
+    def review_snapshot(self, review: Review) -> dict[str, Any]:
+        first_name = review.name.split()[0] if review.name.strip() else ""
+        locale = review.order.locale if review.order is not None else "en"
+        snapshot: dict[str, Any] = {
+            "email": review.email,
+            "first_name": first_name,
+            "locale": locale,
+            "product": {
+                "sku": review.product.sku,
+                "name": review.product.name,
+                "url": product_url(review.product),
+            },
+            "rating": review.rating,
+            "text": review.text,
+        }
+        if review.order is not None:
+            snapshot["order_ref"] = self.order_ref(review.order)
+        return snapshot
+
+    def recommendations(self, snapshot: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
+        """Unbought products from the order's categories first, then bestsellers."""
+        bought = {item.get("sku") for item in snapshot.get("items", []) if item.get("sku")}
+        categories = Product.objects.filter(sku__in=bought).values_list("category_id", flat=True)
+        # Units sold, leaving out cancelled and refunded orders.
+        sold = (
+            OrderItem.objects.filter(product=OuterRef("pk"))
+            .exclude(order__status__in=[Order.Status.CANCELLED, Order.Status.REFUNDED])
+            .values("product")
+            .annotate(n=Sum("qty"))
+            .values("n")
+        )
+        candidates = (
+            Product.objects.filter(is_active=True)
+            .exclude(sku__in=bought)
+            .annotate(sold=Coalesce(Subquery(sold), 0))
+            .order_by("-sold", "pk")  # pk keeps ties stable: same order, same picks
+        )
+        picks = list(candidates.filter(category_id__in=list(categories))[:limit])
+        if len(picks) < limit:
+            picks += list(candidates.exclude(pk__in=[p.pk for p in picks])[: limit - len(picks)])
+        return [
+            {
+                "sku": p.sku,
+                "name": p.name,
+                "url": product_url(p),
+                "image_url": absolute(p.image_url),
+                "price": money(p.price),
+                "currency": p.currency,
+            }
+            for p in picks
+        ]

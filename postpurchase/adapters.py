@@ -1,0 +1,161 @@
+"""The adapter: how the app reads a shop's orders and reviews without importing them.
+
+``POSTPURCHASE["ADAPTER"]`` names a subclass of :class:`BaseAdapter`. The app calls it
+when an inbound signal arrives and stores what it returns (a plain, JSON-serializable
+snapshot) on the event and enrollment, so emails render the order as it was even if the
+shop later edits or deletes it.
+
+Snapshot of an order (keys the built-in templates use; add any others you like)::
+
+    {
+      "ref": "shop.order:42",            # filled in from order_ref() if missing
+      "number": "42",                    # shown to the customer
+      "email": "anna@example.com",       # required
+      "first_name": "Anna", "last_name": "Petrova",
+      "locale": "ru", "timezone": "Europe/Moscow",
+      "placed_at": "2026-11-23T10:00:00+00:00",
+      "currency": "RUB",
+      "items": [{"sku": "BP-1", "name": "Backpack", "category": "Bags", "qty": 1,
+                 "price": "4990.00", "total": "4990.00", "image_url": "https://...",
+                 "url": "https://...", "review_url": "https://..."}],
+      "subtotal": "4990.00", "shipping_cost": "0.00", "discount": "0.00",
+      "total": "4990.00",
+      "payment_method": "Card", "shipping_method": "Courier",
+      "shipping_address": "...", "delivery_estimate": "2026-11-26",
+      "tracking_url": "", "order_url": "https://..."
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.module_loading import import_string
+
+from .conf import get_setting
+from .exceptions import AdapterError, PostpurchaseConfigurationError
+
+
+class BaseAdapter:
+    """Subclass and override; every method has a working default where one is possible."""
+
+    def order_ref(self, order: Any) -> str:
+        """A stable reference to the order: exits and re-entry rules match on it."""
+        return f"{order._meta.label_lower}:{order.pk}"
+
+    def order_snapshot(self, order: Any) -> dict[str, Any]:
+        """Return the order as a JSON-serializable dict (see the module docstring)."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.order_snapshot() must return the order as a dict"
+        )
+
+    def review_ref(self, review: Any) -> str:
+        return f"{review._meta.label_lower}:{review.pk}"
+
+    def review_snapshot(self, review: Any) -> dict[str, Any]:
+        """Return the review as a dict with at least ``email``; ``order_ref``, ``product``
+        ({sku, name, url}), ``rating`` and ``text`` are used when present."""
+        raise NotImplementedError(
+            f"{type(self).__name__}.review_snapshot() must return the review as a dict"
+        )
+
+    def recommendations(self, snapshot: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
+        """Products to suggest after this order: dicts with name, url, image_url, price,
+        currency. The default suggests nothing."""
+        return []
+
+
+class DefaultAdapter(BaseAdapter):
+    """Reads the attribute names most shops use; subclass :class:`BaseAdapter` for yours.
+
+    Order: ``email`` (or ``customer_email`` or ``user.email``), ``first_name``/
+    ``last_name``, ``number``, ``currency``, ``total``, and items from ``items`` or
+    ``lines`` (each with ``name``, ``sku``, ``quantity``/``qty``, ``price``).
+    """
+
+    def order_snapshot(self, order: Any) -> dict[str, Any]:
+        user = getattr(order, "user", None)
+        email = (
+            getattr(order, "email", None)
+            or getattr(order, "customer_email", None)
+            or getattr(user, "email", None)
+        )
+        items = []
+        manager = getattr(order, "items", None) or getattr(order, "lines", None)
+        for line in manager.all() if manager is not None else []:
+            qty = getattr(line, "quantity", None) or getattr(line, "qty", 1)
+            price = getattr(line, "price", None) or getattr(line, "unit_price", 0)
+            items.append(
+                {
+                    "sku": str(getattr(line, "sku", "") or ""),
+                    "name": str(getattr(line, "name", None) or getattr(line, "title", "")),
+                    "qty": int(qty),
+                    "price": str(price),
+                    "total": str(Decimal(str(price)) * int(qty)),
+                }
+            )
+        return {
+            "number": str(getattr(order, "number", None) or order.pk),
+            "email": email,
+            "first_name": getattr(order, "first_name", None) or getattr(user, "first_name", ""),
+            "last_name": getattr(order, "last_name", None) or getattr(user, "last_name", ""),
+            "currency": getattr(order, "currency", "") or "",
+            "total": str(getattr(order, "total", "") or ""),
+            "items": items,
+        }
+
+    def review_snapshot(self, review: Any) -> dict[str, Any]:
+        user = getattr(review, "user", None)
+        return {
+            "email": getattr(review, "email", None) or getattr(user, "email", None),
+            "rating": getattr(review, "rating", None),
+            "text": str(getattr(review, "text", "") or ""),
+        }
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> BaseAdapter:
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["ADAPTER"] = {path!r} cannot be imported: {exc}'
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, BaseAdapter)):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["ADAPTER"] = {path!r} must name a subclass of '
+            "postpurchase.adapters.BaseAdapter"
+        )
+    return cls()
+
+
+def get_adapter() -> BaseAdapter:
+    """The configured adapter instance (one per process)."""
+    return _load(get_setting("ADAPTER"))
+
+
+def clean_snapshot(data: Any, *, what: str = "order") -> dict[str, Any]:
+    """Check an adapter's snapshot and return a JSON-safe copy (Decimals become strings)."""
+    if not isinstance(data, dict):
+        raise AdapterError(
+            f"The adapter's {what} snapshot must be a dict, got {type(data).__name__}"
+        )
+    try:
+        cleaned = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError) as exc:
+        raise AdapterError(
+            f"The adapter's {what} snapshot is not JSON-serializable: {exc}"
+        ) from exc
+    email = cleaned.get("email")
+    if not isinstance(email, str) or "@" not in email:
+        raise AdapterError(f"The adapter's {what} snapshot has no valid 'email': {email!r}")
+    # Always a list: a template's {% for item in order.items %} would otherwise find the
+    # dict's own .items() method and loop over the snapshot's keys.
+    items = cleaned.setdefault("items", [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise AdapterError(f"The adapter's {what} snapshot 'items' must be a list of dicts")
+    return cleaned

@@ -1,0 +1,83 @@
+"""System checks for misconfiguration (ids postpurchase.E0xx / W0xx, never reused)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.urls import NoReverseMatch, reverse
+
+from .conf import DEFAULTS, get_setting, user_settings
+from .exceptions import PostpurchaseConfigurationError
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs=None, **kwargs):
+    errors = []
+    try:
+        values = user_settings()
+    except PostpurchaseConfigurationError as exc:
+        return [Error(str(exc), id="postpurchase.E001")]
+    for key in values:
+        if key not in DEFAULTS:
+            errors.append(
+                Error(
+                    f'POSTPURCHASE["{key}"] is not a setting of django-postpurchase.',
+                    hint="See docs/settings.md for the list; check the spelling.",
+                    id="postpurchase.E002",
+                )
+            )
+    for key in DEFAULTS:
+        try:
+            get_setting(key)
+        except PostpurchaseConfigurationError as exc:
+            errors.append(Error(str(exc), id="postpurchase.E003"))
+    try:
+        from .adapters import get_adapter
+
+        get_adapter()
+    except PostpurchaseConfigurationError as exc:
+        errors.append(Error(str(exc), id="postpurchase.E004"))
+    for app in ("polymorphic", "django_celery_beat"):
+        if not apps.is_installed(app):
+            errors.append(
+                Error(
+                    f'"{app}" must be in INSTALLED_APPS for postpurchase to work.',
+                    id="postpurchase.E005",
+                )
+            )
+    url = str(values.get("SITE_URL", DEFAULTS["SITE_URL"]))
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        errors.append(
+            Error(
+                f'POSTPURCHASE["SITE_URL"] must be an absolute http(s) URL; got {url!r}.',
+                id="postpurchase.E006",
+            )
+        )
+    elif "SITE_URL" not in values and not settings.DEBUG:
+        errors.append(
+            Warning(
+                'POSTPURCHASE["SITE_URL"] is not set: links in emails point to 127.0.0.1.',
+                id="postpurchase.W001",
+            )
+        )
+    return errors
+
+
+@register(Tags.urls)
+def check_urls(app_configs=None, **kwargs):
+    try:
+        reverse("postpurchase:unsubscribe", args=["x"])
+    except NoReverseMatch:
+        return [
+            Error(
+                "postpurchase.urls is not included in the project's URLconf: unsubscribe "
+                "links in marketing emails cannot be built.",
+                hint='Add path("postpurchase/", include("postpurchase.urls")) to your urls.',
+                id="postpurchase.E007",
+            )
+        ]
+    return []

@@ -1,0 +1,134 @@
+"""Settings: one ``POSTPURCHASE`` dict in the host project's settings.
+
+Read every value through :func:`get_setting` so defaults live in one place and a
+missing or malformed value fails with a message that names the key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+from .exceptions import PostpurchaseConfigurationError
+
+UNSET: Any = object()
+
+DEFAULTS: dict[str, Any] = {
+    # Dotted path of the class that turns the shop's orders into snapshots.
+    "ADAPTER": "postpurchase.adapters.DefaultAdapter",
+    # Absolute base URL of the shop, used for links in emails (unsubscribe, view online).
+    "SITE_URL": "http://127.0.0.1:8000",
+    # "inline": run due work in the current process right after commit (no broker);
+    # "celery": hand it to Celery workers.
+    "EXECUTION": "inline",
+    # How many enrollments one claim takes.
+    "BATCH_SIZE": 200,
+    # How long a claimed batch is reserved before another worker may take it over.
+    "LEASE_SECONDS": 300,
+    # How often the periodic tick registered in django-celery-beat runs.
+    "TICK_SECONDS": 10,
+    # Upper bound of wake-up tasks one tick enqueues.
+    "MAX_TASKS_PER_TICK": 50,
+    # ESP retry policy: attempts in all and the first backoff (doubles each time).
+    "MAX_SEND_ATTEMPTS": 6,
+    "RETRY_BACKOFF_SECONDS": 60,
+    "RETRY_BACKOFF_MAX_SECONDS": 6 * 3600,
+    # From address; None falls back to settings.DEFAULT_FROM_EMAIL.
+    "FROM_EMAIL": None,
+    # Send the Message id as an idempotency key header where the ESP honours one.
+    "IDEMPOTENCY_HEADER": "Idempotency-Key",
+    # Extra keyword arguments for mjml2html (fonts={} keeps Google Fonts out).
+    "MJML_OPTIONS": {"fonts": {}},
+    # Languages email content may be written in; the first is the fallback.
+    "LANGUAGES": ["en", "ru", "uk"],
+    # Branding shared by every email (see docs/settings.md).
+    "BRAND": {},
+    # Inbound signal handler errors: "log" keeps the shop's checkout going; "raise".
+    "SIGNAL_ERRORS": "log",
+    # Folder where every sent email is also written as .html and .txt (None: off).
+    "MAIL_DIR": None,
+}
+
+BRAND_DEFAULTS: dict[str, Any] = {
+    "name": "Our shop",
+    "logo_url": "",
+    "primary_color": "#2d6a4f",
+    "text_color": "#1b1b1b",
+    "background_color": "#f4f4f4",
+    "support_email": "",
+    "support_phone": "",
+    "address": "",
+    "social_links": [],  # [{"name": "Instagram", "url": "https://..."}]
+}
+
+_CHOICES = {"EXECUTION": ("inline", "celery"), "SIGNAL_ERRORS": ("log", "raise")}
+_POSITIVE_INTS = (
+    "BATCH_SIZE",
+    "LEASE_SECONDS",
+    "TICK_SECONDS",
+    "MAX_TASKS_PER_TICK",
+    "MAX_SEND_ATTEMPTS",
+    "RETRY_BACKOFF_SECONDS",
+    "RETRY_BACKOFF_MAX_SECONDS",
+)
+
+
+def user_settings() -> dict[str, Any]:
+    value = getattr(settings, "POSTPURCHASE", {}) or {}
+    if not isinstance(value, dict):
+        raise PostpurchaseConfigurationError("settings.POSTPURCHASE must be a dict.")
+    return value
+
+
+def get_setting(name: str, default: Any = UNSET) -> Any:
+    """Return ``POSTPURCHASE[name]``, its documented default, or raise naming the key."""
+    values = user_settings()
+    if name in values:
+        value = values[name]
+    elif default is not UNSET:
+        return default
+    elif name in DEFAULTS:
+        value = DEFAULTS[name]
+    else:
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] is not a known setting and has no default.'
+        )
+    validate(name, value)
+    return value
+
+
+def validate(name: str, value: Any) -> None:
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be one of {", ".join(_CHOICES[name])}; got {value!r}.'
+        )
+    if name in _POSITIVE_INTS and (not isinstance(value, int) or value <= 0):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be a positive integer; got {value!r}.'
+        )
+    if name == "BRAND" and not isinstance(value, dict):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["BRAND"] must be a dict; got {value!r}.'
+        )
+    if name == "LANGUAGES" and (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["LANGUAGES"] must be a non-empty list of language codes; got {value!r}.'
+        )
+
+
+def brand() -> dict[str, Any]:
+    """The branding dict with defaults filled in."""
+    return {**BRAND_DEFAULTS, "site_url": site_url(), **get_setting("BRAND")}
+
+
+def site_url() -> str:
+    return str(get_setting("SITE_URL")).rstrip("/")
+
+
+def languages() -> list[str]:
+    return list(get_setting("LANGUAGES"))

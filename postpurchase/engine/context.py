@@ -1,0 +1,61 @@
+"""What a step sees while it runs, and the per-batch caches the engine shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..models import Contact, Enrollment, Flow, Step
+
+
+@dataclass
+class Batch:
+    """State shared by the enrollments processed in one claim: the time and caches, so a
+    batch of 200 loads each flow's steps and each template's contents once."""
+
+    now: datetime
+    steps_by_flow: dict[int, list[Step]] = field(default_factory=dict)
+    index_by_flow: dict[int, dict[int, int]] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def steps(self, flow_id: int) -> list[Step]:
+        steps = self.steps_by_flow.get(flow_id)
+        if steps is None:
+            from ..models import Step
+
+            steps = list(Step.objects.filter(flow_id=flow_id).order_by("position", "id"))
+            self.steps_by_flow[flow_id] = steps
+            self.index_by_flow[flow_id] = {s.pk: i for i, s in enumerate(steps)}
+        return steps
+
+    def step_index(self, flow_id: int) -> dict[int, int]:
+        """{step id: position in ``steps(flow_id)``}."""
+        self.steps(flow_id)
+        return self.index_by_flow[flow_id]
+
+
+@dataclass
+class StepContext:
+    """Handed to ``Step.execute``: the enrollment, the time and the batch caches."""
+
+    enrollment: Enrollment
+    step: Step
+    batch: Batch
+
+    @property
+    def now(self) -> datetime:
+        return self.batch.now
+
+    @property
+    def contact(self) -> Contact:
+        return self.enrollment.contact
+
+    @property
+    def flow(self) -> Flow:
+        return self.enrollment.flow
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        return self.enrollment.snapshot

@@ -1,0 +1,188 @@
+"""Recording events, enrolling contacts in matching flows, and exiting flows."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from .. import clock, signals
+from ..models import Contact, Enrollment, Event, Flow, normalize_email
+from .dispatch import wake_on_commit
+
+logger = logging.getLogger("postpurchase.engine")
+
+# Contact fields an event's snapshot may fill in or update (latest order wins).
+_CONTACT_FIELDS = ("first_name", "last_name", "locale", "timezone")
+
+
+def upsert_contact(email: str, details: dict[str, Any] | None = None) -> Contact:
+    """Get or create the contact for ``email`` and refresh its names and locale."""
+    address = normalize_email(email)
+    details = details or {}
+    updates = {
+        # One line each: names end up in email headers.
+        f: " ".join(str(details[f]).split())[:150]
+        for f in _CONTACT_FIELDS
+        if details.get(f) not in (None, "")
+    }
+    contact, created = Contact.objects.get_or_create(email=address, defaults=updates)
+    if not created:
+        changed = {f: v for f, v in updates.items() if getattr(contact, f) != v}
+        if changed:
+            for f, v in changed.items():
+                setattr(contact, f, v)
+            contact.save(update_fields=[*changed, "updated_at"])
+    return contact
+
+
+def record_event(
+    name: str,
+    contact: Contact,
+    *,
+    ref: str = "",
+    order_ref: str = "",
+    data: dict[str, Any] | None = None,
+    snapshot: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> Event:
+    """Store an event, exit the flows it ends and enrol the contact in flows it starts."""
+    event = Event.objects.create(
+        contact=contact,
+        name=name,
+        ref=ref,
+        order_ref=order_ref,
+        data=data or {},
+        snapshot=snapshot or {},
+        occurred_at=occurred_at or clock.now(),
+    )
+    signals.emit(signals.event_tracked, Event, event=event)
+    exit_for_event(event)
+    enrol(event)
+    return event
+
+
+def dedupe_key(flow: Flow, event: Event) -> str:
+    if flow.reentry == Flow.Reentry.ONCE_PER_CONTACT:
+        return f"contact:{event.contact_id}"
+    if flow.reentry == Flow.Reentry.ONCE_PER_ORDER and event.order_ref:
+        return f"order:{event.order_ref}"
+    # Every time, or once per order for an event without an order: the event is the key.
+    return f"event:{event.pk}"
+
+
+def enrol(event: Event) -> list[Enrollment]:
+    """Enrol the event's contact in every live flow it triggers; idempotent per dedupe key.
+
+    Returns the enrollments this call created. Their first steps run right after the
+    surrounding transaction commits.
+    """
+    created: list[Enrollment] = []
+    flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
+    for flow in flows:
+        first = flow.steps.order_by("position", "id").non_polymorphic().first()
+        enrollment = Enrollment(
+            flow=flow,
+            contact=event.contact,
+            trigger_event=event,
+            dedupe_key=dedupe_key(flow, event),
+            order_ref=event.order_ref,
+            snapshot=event.snapshot,
+            step=first,
+            step_entered_at=event.occurred_at,
+            triggered_at=event.occurred_at,
+            due_at=event.occurred_at,
+        )
+        try:
+            # A savepoint, so a duplicate does not break the caller's transaction; on
+            # PostgreSQL a concurrent insert of the same key waits here for the other.
+            with transaction.atomic():
+                enrollment.save(force_insert=True)
+        except IntegrityError:
+            logger.debug(
+                "%s already enrolled in %s (%s)", event.contact, flow, enrollment.dedupe_key
+            )
+            continue
+        created.append(enrollment)
+        signals.emit(signals.enrolled, Enrollment, enrollment=enrollment)
+    if created:
+        wake_on_commit([e.pk for e in created])
+    return created
+
+
+def exit_for_event(event: Event) -> int:
+    """End the contact's active enrollments in flows that list this event as an exit.
+
+    An event about an order (cancelled, refunded) ends only that order's enrollments;
+    an event without an order, or an enrollment without one, ends regardless.
+    """
+    flows = [
+        f.pk
+        for f in Flow.objects.exclude(status=Flow.Status.DRAFT).only("pk", "exit_events")
+        if event.name in (f.exit_events or [])
+    ]
+    if not flows:
+        return 0
+    candidates = Enrollment.objects.filter(
+        contact=event.contact, flow_id__in=flows, status=Enrollment.Status.ACTIVE
+    )
+    ended = 0
+    reason = f"event:{event.name}"
+    for enrollment in candidates:
+        if event.order_ref and enrollment.order_ref and enrollment.order_ref != event.order_ref:
+            continue
+        # Conditional update: a worker that holds this enrollment will find it no longer
+        # active and leave it alone.
+        updated = Enrollment.objects.filter(
+            pk=enrollment.pk, status=Enrollment.Status.ACTIVE
+        ).update(
+            status=Enrollment.Status.EXITED,
+            exit_reason=reason,
+            finished_at=event.occurred_at,
+            due_at=None,
+        )
+        if updated:
+            ended += 1
+            enrollment.status = Enrollment.Status.EXITED
+            enrollment.exit_reason = reason
+            signals.emit(
+                signals.enrollment_exited, Enrollment, enrollment=enrollment, reason=reason
+            )
+    return ended
+
+
+def retry(enrollment: Enrollment) -> bool:
+    """Put a failed (or exited) enrollment back to work at the step it stopped on, due
+    now; its failed email is tried again. Returns False if it had finished normally."""
+    if enrollment.status in (Enrollment.Status.ACTIVE, Enrollment.Status.COMPLETED):
+        return False
+    now = clock.now()
+    updated = Enrollment.objects.filter(pk=enrollment.pk, status=enrollment.status).update(
+        status=Enrollment.Status.ACTIVE,
+        due_at=now,
+        finished_at=None,
+        exit_reason="",
+        attempts=0,
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    if updated:
+        enrollment.refresh_from_db()
+        wake_on_commit([enrollment.pk])
+    return bool(updated)
+
+
+def exit_enrollment(enrollment: Enrollment, reason: str = "exited by staff") -> bool:
+    """End an active enrollment now (nothing more is sent)."""
+    updated = Enrollment.objects.filter(pk=enrollment.pk, status=Enrollment.Status.ACTIVE).update(
+        status=Enrollment.Status.EXITED,
+        exit_reason=reason[:200],
+        finished_at=clock.now(),
+        due_at=None,
+    )
+    if updated:
+        enrollment.refresh_from_db()
+        signals.emit(signals.enrollment_exited, Enrollment, enrollment=enrollment, reason=reason)
+    return bool(updated)

@@ -1,0 +1,309 @@
+"""Claiming due enrollments in batches and walking each through its flow's steps.
+
+Many workers on many machines may call these at once. A claim takes up to
+``BATCH_SIZE`` due enrollments with ``SELECT ... FOR UPDATE SKIP LOCKED`` (where the
+database has it) and stamps them with a lease; a batch whose worker died is claimed
+again once its lease has expired. Each step is idempotent (an email's Message row
+guards it), so running a step twice after such a takeover sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Min, Q
+
+from .. import clock, signals
+from ..conf import get_setting
+from ..db import update_rows
+from ..models import Enrollment, Flow, Step
+from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
+from .context import Batch, StepContext
+
+logger = logging.getLogger("postpurchase.engine")
+
+# A flow that jumps around without ever waiting is broken; stop walking it.
+MAX_STEPS_PER_RUN = 100
+
+
+def _due(now: datetime):
+    return Enrollment.objects.filter(
+        status=Enrollment.Status.ACTIVE,
+        due_at__lte=now,
+        flow__status=Flow.Status.LIVE,
+    ).filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+
+
+def claim_due(
+    now: datetime | None = None, limit: int | None = None, ids: list[int] | None = None
+) -> tuple[uuid.UUID, list[Enrollment]]:
+    """Lease up to ``limit`` due enrollments (only ``ids`` if given) for this worker."""
+    now = now or clock.now()
+    limit = limit or get_setting("BATCH_SIZE")
+    token = uuid.uuid4()
+    with transaction.atomic():
+        candidates = _due(now).order_by("due_at")
+        if ids is not None:
+            candidates = candidates.filter(pk__in=ids)
+        features = connection.features
+        if features.has_select_for_update_skip_locked:
+            # OF self: lock only enrollment rows, not the joined flow (MariaDB has no OF).
+            of = ("self",) if features.has_select_for_update_of else ()
+            candidates = candidates.select_for_update(skip_locked=True, of=of)
+        picked = list(candidates.values_list("pk", flat=True)[:limit])
+        if not picked:
+            return token, []
+        # The lease condition is checked again in the UPDATE: on databases without row
+        # locks (SQLite) a racing worker that picked the same rows updates none of them.
+        _due(now).filter(pk__in=picked).update(
+            lease_token=token,
+            lease_expires_at=now + timedelta(seconds=get_setting("LEASE_SECONDS")),
+        )
+    claimed = list(
+        Enrollment.objects.filter(lease_token=token)
+        .select_related("contact", "flow", "trigger_event")
+        .defer("trigger_event__snapshot")
+    )
+    return token, claimed
+
+
+def process(enrollments: list[Enrollment], now: datetime) -> int:
+    """Walk claimed enrollments through their steps until each waits, exits, fails or
+    finishes, then save them all in one transaction.
+
+    Enrollments standing on the same step run together through ``Step.execute_batch``,
+    so an email step writes its Message rows and results with a few statements per
+    batch rather than a few commits per email. One enrollment failing never stops the
+    others.
+    """
+    batch = Batch(now=now)
+    pending = list(enrollments)
+    finished: list[Enrollment] = []
+    for _ in range(MAX_STEPS_PER_RUN):
+        if not pending:
+            break
+        groups: dict[int, tuple[Step, list[StepContext]]] = {}
+        for enrollment in pending:
+            step = _current_step(enrollment, batch)
+            if step is None:
+                _complete(enrollment, now)
+                finished.append(enrollment)
+                continue
+            ctx = StepContext(enrollment=enrollment, step=step, batch=batch)
+            groups.setdefault(step.pk, (step, []))[1].append(ctx)
+        pending = []
+        for step, contexts in groups.values():
+            for ctx, result in zip(contexts, _run_step(step, contexts), strict=True):
+                enrollment = ctx.enrollment
+                signals.emit(
+                    signals.step_executed,
+                    type(step),
+                    enrollment=enrollment,
+                    step=step,
+                    result=result,
+                )
+                if _apply(enrollment, step, result, batch):
+                    pending.append(enrollment)
+                else:
+                    finished.append(enrollment)
+    for enrollment in pending:
+        _finish(
+            enrollment,
+            Enrollment.Status.FAILED,
+            now,
+            error=f"More than {MAX_STEPS_PER_RUN} steps without a wait: a loop?",
+        )
+        finished.append(enrollment)
+    _save_all(finished)
+    return len(enrollments)
+
+
+def _current_step(enrollment: Enrollment, batch: Batch) -> Step | None:
+    steps = batch.steps(enrollment.flow_id)
+    index = batch.step_index(enrollment.flow_id).get(enrollment.step_id)
+    return None if index is None else steps[index]
+
+
+def _run_step(step: Step, contexts: list[StepContext]) -> list[StepResult]:
+    try:
+        results = step.execute_batch(contexts)
+        if len(results) != len(contexts):
+            raise TypeError(
+                f"{type(step).__name__}.execute_batch() returned {len(results)} results "
+                f"for {len(contexts)} enrollments"
+            )
+    except Exception as exc:
+        # Not a verdict on any one enrollment (a database hiccup, a bug in a batch
+        # override): all of them try this step again later.
+        logger.exception("postpurchase: step %r of flow %s crashed", step, step.flow_id)
+        error = f"{type(exc).__name__}: {exc}"
+        retry = contexts[0].now + timedelta(seconds=get_setting("RETRY_BACKOFF_SECONDS"))
+        return [Wait(until=retry, error=error) for _ in contexts]
+    return results
+
+
+def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch) -> bool:
+    """Record a step's result on the enrollment; True if it moves on to another step."""
+    now = batch.now
+    if isinstance(result, Next):
+        steps = batch.steps(enrollment.flow_id)
+        index = batch.step_index(enrollment.flow_id)[step.pk]
+        _move(enrollment, steps[index + 1] if index + 1 < len(steps) else None, now)
+        return True
+    if isinstance(result, JumpTo):
+        _move(enrollment, result.step, now)
+        return True
+    if isinstance(result, Wait):
+        enrollment.due_at = max(result.until, now + timedelta(seconds=1))
+        enrollment.last_error = result.error
+        if result.error:
+            enrollment.attempts += 1
+    elif isinstance(result, Exit):
+        _finish(enrollment, Enrollment.Status.EXITED, now, reason=result.reason)
+    elif isinstance(result, Fail):
+        _finish(enrollment, Enrollment.Status.FAILED, now, error=result.error)
+    else:
+        _finish(
+            enrollment,
+            Enrollment.Status.FAILED,
+            now,
+            error=f"{type(step).__name__} returned {result!r}, not a StepResult",
+        )
+    return False
+
+
+def _move(enrollment: Enrollment, step: Step | None, now: datetime) -> None:
+    enrollment.step = step
+    enrollment.step_entered_at = now
+    enrollment.attempts = 0
+    enrollment.last_error = ""
+
+
+def _complete(enrollment: Enrollment, now: datetime) -> None:
+    _finish(enrollment, Enrollment.Status.COMPLETED, now)
+    enrollment.step = None
+
+
+def _finish(
+    enrollment: Enrollment, status: str, now: datetime, *, reason: str = "", error: str = ""
+) -> None:
+    enrollment.status = status
+    enrollment.finished_at = now
+    enrollment.due_at = None
+    enrollment.exit_reason = reason[:200]
+    if error:
+        enrollment.last_error = error
+
+
+_SAVED_FIELDS = [
+    "status",
+    "step",
+    "step_entered_at",
+    "due_at",
+    "attempts",
+    "finished_at",
+    "exit_reason",
+    "last_error",
+    "lease_token",
+    "lease_expires_at",
+]
+
+
+def _save_all(enrollments: list[Enrollment]) -> None:
+    """Save the walked enrollments and release their leases, in one transaction, but
+    only those this worker still holds and that are still active: an enrollment exited
+    by an event meanwhile, or taken over after its lease expired, keeps the other
+    party's state."""
+    if not enrollments:
+        return
+    by_token: dict[Any, list[Enrollment]] = {}
+    for enrollment in enrollments:
+        by_token.setdefault(enrollment.lease_token, []).append(enrollment)
+    saved: list[Enrollment] = []
+    with transaction.atomic():
+        for token, group in by_token.items():
+            owned = Enrollment.objects.filter(
+                pk__in=[e.pk for e in group],
+                lease_token=token,
+                status=Enrollment.Status.ACTIVE,
+            )
+            if connection.features.has_select_for_update:
+                owned = owned.select_for_update()
+            still_ours = set(owned.values_list("pk", flat=True))
+            for enrollment in group:
+                if enrollment.pk in still_ours:
+                    enrollment.lease_token = None
+                    enrollment.lease_expires_at = None
+                    saved.append(enrollment)
+                else:
+                    logger.info("postpurchase: %s changed while it ran; result dropped", enrollment)
+        update_rows(saved, _SAVED_FIELDS)
+    for enrollment in saved:
+        if enrollment.status == Enrollment.Status.COMPLETED:
+            signals.emit(signals.enrollment_completed, Enrollment, enrollment=enrollment)
+        elif enrollment.status in (Enrollment.Status.EXITED, Enrollment.Status.FAILED):
+            signals.emit(
+                signals.enrollment_exited,
+                Enrollment,
+                enrollment=enrollment,
+                reason=enrollment.exit_reason or enrollment.status,
+            )
+
+
+def advance_due(now: datetime | None = None, limit: int | None = None) -> int:
+    """Claim one batch of due enrollments and advance it. Returns how many it took."""
+    now = now or clock.now()
+    _, enrollments = claim_due(now, limit)
+    return process(enrollments, now)
+
+
+def run_enrollments(ids: list[int], now: datetime | None = None) -> int:
+    """Advance these enrollments if they are due and free (a wake-up after enrolment)."""
+    now = now or clock.now()
+    _, enrollments = claim_due(now, limit=len(ids), ids=list(ids))
+    return process(enrollments, now)
+
+
+def run_due(now: datetime | None = None, max_batches: int = 10_000) -> int:
+    """Advance everything due at ``now``, batch after batch. Returns the total."""
+    total = 0
+    for _ in range(max_batches):
+        done = advance_due(now)
+        total += done
+        if not done:
+            break
+    return total
+
+
+def count_due(now: datetime | None = None, cap: int | None = None) -> int:
+    qs = _due(now or clock.now())
+    if cap is not None:
+        return len(qs.values_list("pk", flat=True)[:cap])
+    return qs.count()
+
+
+def next_due_at() -> datetime | None:
+    """When the earliest active enrollment of a live flow is due (None if none is)."""
+    return Enrollment.objects.filter(
+        status=Enrollment.Status.ACTIVE, flow__status=Flow.Status.LIVE, due_at__isnull=False
+    ).aggregate(at=Min("due_at"))["at"]
+
+
+def run_scheduler(stop_event: threading.Event | None = None, interval: float = 5.0) -> None:
+    """Advance due work every ``interval`` seconds until ``stop_event`` is set: the
+    scheduler for deployments without Celery (and the demo)."""
+    from django.db import close_old_connections
+
+    stop_event = stop_event or threading.Event()
+    while not stop_event.is_set():
+        try:
+            close_old_connections()
+            run_due()
+        except Exception:
+            logger.exception("postpurchase: scheduler pass failed")
+        stop_event.wait(interval)

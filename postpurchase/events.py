@@ -1,0 +1,152 @@
+"""Turning what happens in the shop into events: ``track()`` and the inbound signals."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from .adapters import clean_snapshot, get_adapter
+from .conf import get_setting
+from .exceptions import InvalidEventError
+from .models import Event, normalize_email
+
+_NAME_MAX = 100
+logger = logging.getLogger("postpurchase.events")
+
+
+def object_ref(obj: Any) -> str:
+    """ "app_label.model:pk" for a model instance, or str(obj) for anything else."""
+    meta = getattr(obj, "_meta", None)
+    if meta is not None:
+        return f"{meta.label_lower}:{obj.pk}"
+    return str(obj)
+
+
+def track(
+    name: str,
+    *,
+    email: str,
+    obj: Any = None,
+    data: dict[str, Any] | None = None,
+    order_ref: str = "",
+    contact: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> Event:
+    """Record a custom event (e.g. ``product_viewed``) for the customer with ``email``.
+
+    Enrols them in live flows triggered by ``name`` and exits flows that list it as an
+    exit event. ``data`` must be JSON-serializable (templates see it as ``event``);
+    an order snapshot under ``data["order"]`` becomes the enrollment's snapshot, which
+    templates see as ``order``.
+    ``contact`` may carry first_name, last_name, locale and timezone.
+    """
+    from .engine import record_event, upsert_contact
+
+    if not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX:
+        raise InvalidEventError(
+            f"An event name must be a non-empty string of at most {_NAME_MAX} "
+            f"characters; got {name!r}"
+        )
+    if data is not None and not isinstance(data, dict):
+        raise InvalidEventError(f"Event data must be a dict; got {type(data).__name__}")
+    if occurred_at is not None and timezone.is_naive(occurred_at):
+        raise InvalidEventError("occurred_at must be timezone-aware")
+    try:
+        normalize_email(email)
+    except ValidationError as exc:
+        raise InvalidEventError(f"Not a valid email address: {email!r}") from exc
+    try:
+        payload = clean_snapshot({**(data or {}), "email": email}, what="event")
+    except ValueError as exc:
+        raise InvalidEventError(str(exc)) from exc
+    payload.pop("email")
+    snapshot = payload.pop("order", None) or {}
+    if not isinstance(snapshot, dict):
+        raise InvalidEventError("data['order'] must be a dict (an order snapshot)")
+    who = upsert_contact(email, contact)
+    return record_event(
+        name.strip(),
+        who,
+        ref=object_ref(obj) if obj is not None else "",
+        order_ref=order_ref or str(snapshot.get("ref") or ""),
+        data=payload,
+        snapshot=snapshot,
+        occurred_at=occurred_at,
+    )
+
+
+def track_order(name: str, order: Any, data: dict[str, Any] | None = None) -> Event:
+    """Record an order event: snapshot the order through the adapter, then track it."""
+    from .engine import record_event, upsert_contact
+
+    adapter = get_adapter()
+    ref = adapter.order_ref(order)
+    snapshot = clean_snapshot(adapter.order_snapshot(order))
+    snapshot.setdefault("ref", ref)
+    contact = upsert_contact(snapshot["email"], snapshot)
+    return record_event(name, contact, ref=ref, order_ref=ref, data=data, snapshot=snapshot)
+
+
+def track_review(review: Any, data: dict[str, Any] | None = None) -> Event:
+    from .engine import record_event, upsert_contact
+
+    adapter = get_adapter()
+    ref = adapter.review_ref(review)
+    snapshot = clean_snapshot(adapter.review_snapshot(review), what="review")
+    contact = upsert_contact(snapshot["email"], snapshot)
+    return record_event(
+        "review_submitted",
+        contact,
+        ref=ref,
+        order_ref=str(snapshot.get("order_ref") or ""),
+        data={**(data or {}), "review": snapshot},
+    )
+
+
+def guarded(func, *args) -> Event | None:
+    """Run an inbound-signal handler inside a savepoint, so a failure of ours never
+    breaks the shop's checkout transaction. ``SIGNAL_ERRORS`` = "log" (default) logs the
+    error and returns None; "raise" re-raises it (useful in development and tests)."""
+    try:
+        with transaction.atomic():
+            return func(*args)
+    except Exception:
+        if get_setting("SIGNAL_ERRORS") == "raise":
+            raise
+        logger.exception("postpurchase: handling %s failed; the shop's action goes on", args[0])
+        return None
+
+
+def _order_receiver(event_name: str):
+    def receive(sender, order=None, data=None, **kwargs):
+        if order is None:
+            raise InvalidEventError(f"{event_name} must be sent with order=<the order>")
+        guarded(track_order, event_name, order, data)
+
+    receive.__name__ = f"on_{event_name}"
+    return receive
+
+
+def on_review_submitted(sender, review=None, data=None, **kwargs):
+    if review is None:
+        raise InvalidEventError("review_submitted must be sent with review=<the review>")
+    guarded(_track_review_event, "review_submitted", review, data)
+
+
+def _track_review_event(_name: str, review: Any, data: dict[str, Any] | None) -> Event:
+    return track_review(review, data)
+
+
+def connect_inbound_signals() -> None:
+    from . import signals
+
+    for name, signal in signals.ORDER_SIGNALS.items():
+        signal.connect(_order_receiver(name), weak=False, dispatch_uid=f"postpurchase.{name}")
+    signals.review_submitted.connect(
+        on_review_submitted, weak=False, dispatch_uid="postpurchase.review_submitted"
+    )

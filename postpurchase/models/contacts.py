@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+def normalize_email(email: str) -> str:
+    """Lower-case and strip an address; raise ValidationError when it is not one."""
+    if not isinstance(email, str):
+        raise ValidationError(_("An email address must be a string."))
+    value = email.strip().lower()
+    validate_email(value)
+    return value
+
+
+class Contact(models.Model):
+    """A customer we may email, one per normalized address."""
+
+    email = models.EmailField(_("email"), max_length=254, unique=True)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="postpurchase_contacts",
+    )
+    locale = models.CharField(_("language"), max_length=16, blank=True)
+    timezone = models.CharField(_("time zone"), max_length=64, blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    unsubscribed_at = models.DateTimeField(
+        _("unsubscribed from marketing at"), null=True, blank=True
+    )
+    suppressed_at = models.DateTimeField(
+        _("suppressed at"),
+        null=True,
+        blank=True,
+        help_text=_("Set on hard bounce or spam complaint: no email at all is sent."),
+    )
+    suppression_reason = models.CharField(_("suppression reason"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def accepts(self, category: str) -> bool:
+        """May this contact receive an email of ``category`` (transactional/marketing)?"""
+        if self.suppressed_at:
+            return False
+        return not (category == "marketing" and self.unsubscribed_at)

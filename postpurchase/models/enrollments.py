@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Enrollment(models.Model):
+    """One contact walking through one flow, started by one trigger event."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        EXITED = "exited", _("Exited")
+        FAILED = "failed", _("Failed")
+
+    flow = models.ForeignKey(
+        "postpurchase.Flow",
+        on_delete=models.CASCADE,
+        related_name="enrollments",
+        verbose_name=_("flow"),
+    )
+    contact = models.ForeignKey(
+        "postpurchase.Contact",
+        on_delete=models.CASCADE,
+        related_name="enrollments",
+        verbose_name=_("contact"),
+    )
+    trigger_event = models.ForeignKey(
+        "postpurchase.Event",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="enrollments",
+        verbose_name=_("trigger event"),
+    )
+    # Re-entry guard: unique per flow (e.g. "order:shop.order:42" or "contact:7").
+    dedupe_key = models.CharField(_("dedupe key"), max_length=255)
+    order_ref = models.CharField(_("order reference"), max_length=200, blank=True, db_index=True)
+    snapshot = models.JSONField(_("order snapshot"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    # The step to run next (None once the flow is done).
+    step = models.ForeignKey(
+        "postpurchase.Step",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("current step"),
+    )
+    step_entered_at = models.DateTimeField(_("reached current step at"))
+    due_at = models.DateTimeField(_("due at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts at current step"), default=0)
+    lease_token = models.UUIDField(null=True, blank=True, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    triggered_at = models.DateTimeField(_("triggered at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    exit_reason = models.CharField(_("exit reason"), max_length=200, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("enrollment")
+        verbose_name_plural = _("enrollments")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["flow", "dedupe_key"], name="pp_enrollment_dedupe")
+        ]
+        indexes = [
+            # The scheduler's hot query: active enrollments by due time.
+            models.Index(fields=["status", "due_at"], name="pp_enrollment_due"),
+            models.Index(fields=["contact", "status"], name="pp_enrollment_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} in {self.flow}"

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Flow(models.Model):
+    """A series of steps that a trigger event starts for a contact."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        LIVE = "live", _("Live")
+        PAUSED = "paused", _("Paused")
+
+    class Reentry(models.TextChoices):
+        ONCE_PER_ORDER = "once_per_order", _("Once per order")
+        ONCE_PER_CONTACT = "once_per_contact", _("Once per contact")
+        EVERY_TIME = "every_time", _("Every time the trigger fires")
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    trigger = models.CharField(
+        _("trigger event"),
+        max_length=100,
+        db_index=True,
+        help_text=_('The event that enrols a contact, e.g. "order_placed".'),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    reentry = models.CharField(
+        _("re-entry"), max_length=20, choices=Reentry.choices, default=Reentry.ONCE_PER_ORDER
+    )
+    exit_events = models.JSONField(
+        _("exit events"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Events that end a running enrollment, e.g. order_cancelled. An event about an "
+            "order ends only that order's enrollments."
+        ),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("flow")
+        verbose_name_plural = _("flows")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == self.Status.LIVE

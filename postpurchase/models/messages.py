@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Message(models.Model):
+    """One email of one step to one enrollment: the guard against double sends.
+
+    The primary key is a UUID so it can serve as the ESP idempotency key: an integer id
+    would repeat between a shop's staging and production databases.
+    """
+
+    class Status(models.TextChoices):
+        SENDING = "sending", _("Sending")
+        RETRYING = "retrying", _("Waiting to retry")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SUPPRESSED = "suppressed", _("Suppressed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    enrollment = models.ForeignKey(
+        "postpurchase.Enrollment",
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("enrollment"),
+    )
+    step = models.ForeignKey(
+        "postpurchase.Step",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        verbose_name=_("step"),
+    )
+    contact = models.ForeignKey(
+        "postpurchase.Contact",
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("contact"),
+    )
+    to_email = models.EmailField(_("to"), max_length=254)
+    language = models.CharField(_("language"), max_length=16, blank=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    category = models.CharField(_("category"), max_length=15)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    esp_name = models.CharField(_("ESP"), max_length=50, blank=True)
+    esp_message_id = models.CharField(
+        _("ESP message id"), max_length=255, blank=True, db_index=True
+    )
+    error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["-created_at"]
+        constraints = [
+            # Exactly one message per (enrollment, step): a retry or a second worker finds
+            # the existing row instead of sending again.
+            models.UniqueConstraint(fields=["enrollment", "step"], name="pp_message_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject or self.category} -> {self.to_email}"

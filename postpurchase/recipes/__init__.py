@@ -1,0 +1,112 @@
+"""Ready-made flows ("recipes") and installing them.
+
+A recipe is a dict (see ``post_purchase.py``): the flow's fields, its steps, and the
+email templates it uses, whose content ships as files
+``recipes/emails/<template-slug>/<language>.mjml``::
+
+    subject: Thank you for your order, {{ contact.first_name }}!
+    preheader: Order {{ order.number }} is confirmed
+
+    {% extends "postpurchase/email/base.mjml" %}
+    ...
+
+Installing is idempotent: a flow or template with the recipe's slug is left as it is
+(staff may have edited it), so installing twice never duplicates anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..exceptions import FlowDefinitionError
+from ..models import DelayStep, EmailContent, EmailStep, EmailTemplate, Flow
+from .post_purchase import POST_PURCHASE_SERIES
+
+EMAILS_DIR = Path(__file__).parent / "emails"
+
+RECIPES: dict[str, dict[str, Any]] = {POST_PURCHASE_SERIES["slug"]: POST_PURCHASE_SERIES}
+
+
+def available() -> list[dict[str, Any]]:
+    return list(RECIPES.values())
+
+
+def parse_content_file(text: str, where: str = "") -> dict[str, str]:
+    """Split a content file into subject, preheader and body."""
+    head, sep, body = text.partition("\n\n")
+    if not sep:
+        raise FlowDefinitionError(f"{where}: expected header lines, a blank line, then the body")
+    fields = {}
+    for line in head.splitlines():
+        key, colon, value = line.partition(":")
+        if not colon or key.strip() not in ("subject", "preheader"):
+            raise FlowDefinitionError(f"{where}: unexpected header line {line!r}")
+        fields[key.strip()] = value.strip()
+    if not fields.get("subject"):
+        raise FlowDefinitionError(f"{where}: the subject line is missing")
+    return {"subject": fields["subject"], "preheader": fields.get("preheader", ""), "body": body}
+
+
+def load_template_contents(slug: str) -> dict[str, dict[str, str]]:
+    """{language: {subject, preheader, body}} from the shipped files of a template."""
+    folder = EMAILS_DIR / slug
+    files = sorted(folder.glob("*.mjml"))
+    if not files:
+        raise FlowDefinitionError(f"No content files for email template {slug!r} in {folder}")
+    return {f.stem: parse_content_file(f.read_text(encoding="utf-8"), str(f)) for f in files}
+
+
+def install_template(slug: str, name: str) -> EmailTemplate:
+    template, created = EmailTemplate.objects.get_or_create(slug=slug, defaults={"name": name})
+    existing = set(template.contents.values_list("language", flat=True))
+    for language, fields in load_template_contents(slug).items():
+        if language not in existing:
+            content = EmailContent(template=template, language=language, **fields)
+            try:
+                content.full_clean()
+            except ValidationError as exc:
+                raise FlowDefinitionError(f"Email {slug!r} [{language}]: {exc}") from exc
+            content.save()
+    return template
+
+
+@transaction.atomic
+def install(slug: str, *, live: bool = False) -> Flow:
+    """Install recipe ``slug`` as a draft flow (live if ``live``); idempotent."""
+    try:
+        recipe = RECIPES[slug]
+    except KeyError:
+        known = ", ".join(sorted(RECIPES))
+        raise FlowDefinitionError(f"Unknown recipe {slug!r}; available: {known}") from None
+    templates = {
+        t_slug: install_template(t_slug, t_name) for t_slug, t_name in recipe["templates"].items()
+    }
+    flow, created = Flow.objects.get_or_create(
+        slug=recipe["slug"],
+        defaults={
+            "name": recipe["name"],
+            "description": recipe.get("description", ""),
+            "trigger": recipe["trigger"],
+            "reentry": recipe.get("reentry", Flow.Reentry.ONCE_PER_ORDER),
+            "exit_events": list(recipe.get("exit_events", [])),
+        },
+    )
+    if created:
+        for position, spec in enumerate(recipe["steps"], start=1):
+            spec = dict(spec)
+            kind = spec.pop("type")
+            if kind == "email":
+                template = templates[spec.pop("template")]
+                EmailStep.objects.create(flow=flow, position=position, template=template, **spec)
+            elif kind == "delay":
+                DelayStep.objects.create(flow=flow, position=position, **spec)
+            else:
+                raise FlowDefinitionError(f"Recipe {slug!r}: unknown step type {kind!r}")
+    if live and flow.status != Flow.Status.LIVE:
+        flow.status = Flow.Status.LIVE
+        flow.save(update_fields=["status", "updated_at"])
+    return flow

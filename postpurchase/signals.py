@@ -1,0 +1,74 @@
+"""Signals: the ones a shop sends to us (inbound) and the ones we send (outbound).
+
+Inbound: send them from the shop when an order changes, e.g.
+``order_placed.send(sender=Order, order=order)``. Each one records an event for the
+order's customer, enrols them in matching live flows and exits flows that list the
+event among their exit events.
+
+Outbound: receive them to extend the app (award bonus points, sync a CRM, ...).
+"""
+
+import logging
+
+from django.dispatch import Signal
+
+logger = logging.getLogger("postpurchase.signals")
+
+# --- inbound: the shop sends these -------------------------------------------------
+#: provides args: order, (optional) data: dict of extra event data
+order_placed = Signal()
+#: provides args: order, (optional) data
+order_paid = Signal()
+#: provides args: order, (optional) data (e.g. {"tracking_url": ...})
+order_shipped = Signal()
+#: provides args: order, (optional) data
+order_delivered = Signal()
+#: provides args: order, (optional) data
+order_cancelled = Signal()
+#: provides args: order, (optional) data
+order_refunded = Signal()
+#: provides args: review, (optional) data
+review_submitted = Signal()
+
+#: Map of event name -> inbound signal, wired in ``PostpurchaseConfig.ready``.
+ORDER_SIGNALS = {
+    "order_placed": order_placed,
+    "order_paid": order_paid,
+    "order_shipped": order_shipped,
+    "order_delivered": order_delivered,
+    "order_cancelled": order_cancelled,
+    "order_refunded": order_refunded,
+}
+
+# --- outbound: we send these -------------------------------------------------------
+#: provides args: event (postpurchase.models.Event)
+event_tracked = Signal()
+#: provides args: enrollment
+enrolled = Signal()
+#: provides args: enrollment, step, result (postpurchase.results.StepResult)
+step_executed = Signal()
+#: provides args: message
+message_sent = Signal()
+#: provides args: message, error (str), final (bool: no more attempts)
+message_failed = Signal()
+#: provides args: message, reason ("unsubscribed" or "suppressed")
+message_suppressed = Signal()
+#: provides args: enrollment, reason
+enrollment_exited = Signal()
+#: provides args: enrollment
+enrollment_completed = Signal()
+#: provides args: contact, message (or None), source ("one_click" or "link")
+unsubscribed = Signal()
+
+
+def emit(signal: Signal, sender, **kwargs) -> None:
+    """Send an outbound signal; a receiver that raises is logged, never allowed to undo
+    what the app did (an email that went out stays recorded as sent)."""
+    for receiver, result in signal.send_robust(sender=sender, **kwargs):
+        if isinstance(result, Exception):
+            logger.error(
+                "postpurchase: receiver %r of a signal raised %r",
+                receiver,
+                result,
+                exc_info=(type(result), result, result.__traceback__),
+            )

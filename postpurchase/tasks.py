@@ -1,0 +1,40 @@
+"""Celery tasks: thin wrappers around engine functions.
+
+A task never carries a due time (no countdown/ETA tasks: Redis re-delivers those after
+its visibility timeout); due times live in the database, and a task only wakes a worker
+to claim what is due.
+"""
+
+from __future__ import annotations
+
+import math
+
+from celery import shared_task
+
+from . import engine
+from .conf import get_setting
+
+
+@shared_task(name="postpurchase.tick", ignore_result=True)
+def tick() -> int:
+    """Run by django-celery-beat every TICK_SECONDS: enqueue one ``advance_due`` per batch
+    of due work (bounded), so idle workers pick them up in parallel."""
+    batch = get_setting("BATCH_SIZE")
+    cap = get_setting("MAX_TASKS_PER_TICK")
+    due = engine.count_due(cap=batch * cap)
+    tasks = min(cap, math.ceil(due / batch))
+    for _ in range(tasks):
+        advance_due.delay()
+    return tasks
+
+
+@shared_task(name="postpurchase.advance_due", ignore_result=True)
+def advance_due() -> int:
+    """Claim one batch of due enrollments and advance it."""
+    return engine.advance_due()
+
+
+@shared_task(name="postpurchase.run_enrollments", ignore_result=True)
+def run_enrollments(ids: list[int]) -> int:
+    """Advance just-enrolled enrollments right away (sent on transaction commit)."""
+    return engine.run_enrollments(ids)

@@ -1,0 +1,146 @@
+"""factory-boy factories for postpurchase models, reusable in a shop's own tests.
+
+from postpurchase.testing.factories import EmailStepFactory, FlowFactory, order_snapshot
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import factory
+
+from .. import clock
+from ..models import Contact, DelayStep, EmailContent, EmailStep, EmailTemplate, Enrollment, Flow
+
+
+def order_snapshot(items: int = 2, **overrides: Any) -> dict[str, Any]:
+    """A realistic order snapshot (the shape adapters return), with ``items`` lines."""
+    lines = [
+        {
+            "sku": f"SKU-{i}",
+            "name": f"Product {i}",
+            "category": "Backpacks" if i % 2 else "Accessories",
+            "qty": 1 + i % 2,
+            "price": f"{990 + 1000 * i}.00",
+            "total": f"{(990 + 1000 * i) * (1 + i % 2)}.00",
+            "image_url": "",
+            "url": f"https://shop.example.com/p/{i}/",
+            "review_url": f"https://shop.example.com/p/{i}/#review",
+        }
+        for i in range(1, items + 1)
+    ]
+    total = sum(float(line["total"]) for line in lines)
+    snapshot = {
+        "number": "1001",
+        "email": "anna@example.com",
+        "first_name": "Anna",
+        "last_name": "Petrova",
+        "locale": "en",
+        "currency": "RUB",
+        "items": lines,
+        "subtotal": f"{total:.2f}",
+        "shipping_cost": "0.00",
+        "discount": "0.00",
+        "total": f"{total:.2f}",
+        "payment_method": "Card",
+        "shipping_method": "Courier",
+        "order_url": "https://shop.example.com/orders/1001/",
+    }
+    snapshot.update(overrides)
+    return snapshot
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    first_name = "Anna"
+    locale = "en"
+
+
+class FlowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Flow
+
+    name = factory.Sequence(lambda n: f"Flow {n}")
+    slug = factory.Sequence(lambda n: f"flow-{n}")
+    trigger = "order_placed"
+    status = Flow.Status.LIVE
+    reentry = Flow.Reentry.ONCE_PER_ORDER
+    exit_events = factory.LazyFunction(lambda: ["order_cancelled", "order_refunded"])
+
+
+class EmailTemplateFactory(factory.django.DjangoModelFactory):
+    """A template with content in each of ``languages`` (default en)."""
+
+    class Meta:
+        model = EmailTemplate
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"template-{n}")
+    name = factory.Sequence(lambda n: f"Template {n}")
+
+    @factory.post_generation
+    def languages(self, create, extracted, **kwargs):
+        if not create:
+            return
+        for language in extracted if extracted is not None else ["en"]:
+            EmailContentFactory(template=self, language=language)
+
+
+class EmailContentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailContent
+        django_get_or_create = ("template", "language")
+
+    template = factory.SubFactory(EmailTemplateFactory, languages=[])
+    language = "en"
+    subject = factory.LazyAttribute(
+        lambda o: f"[{o.language}] {o.template.slug} for {{{{ contact.first_name }}}}"
+    )
+    preheader = "Order {{ order.number }}"
+    body = (
+        "<mjml><mj-body><mj-section><mj-column><mj-text>"
+        "Hello {{ contact.first_name }}!"
+        "{% for item in order.items %} {{ item.name }} x{{ item.qty }}{% endfor %}"
+        '{% if unsubscribe_url %} <a href="{{ unsubscribe_url }}">unsubscribe</a>{% endif %}'
+        "</mj-text></mj-column></mj-section></mj-body></mjml>"
+    )
+
+
+class EmailStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EmailStep
+
+    flow = factory.SubFactory(FlowFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    template = factory.SubFactory(EmailTemplateFactory)
+    category = EmailStep.Category.MARKETING
+
+
+class DelayStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DelayStep
+
+    flow = factory.SubFactory(FlowFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    days = 1
+    relative_to = DelayStep.RelativeTo.PREVIOUS
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    """An enrollment due now at the flow's first step (no event, no wake-up)."""
+
+    class Meta:
+        model = Enrollment
+
+    flow = factory.SubFactory(FlowFactory)
+    contact = factory.SubFactory(ContactFactory)
+    dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+    snapshot = factory.LazyAttribute(lambda o: order_snapshot(email=o.contact.email))
+    step = factory.LazyAttribute(lambda o: o.flow.steps.order_by("position", "id").first())
+    triggered_at = factory.LazyFunction(clock.now)
+    step_entered_at = factory.SelfAttribute("triggered_at")
+    due_at = factory.SelfAttribute("triggered_at")

@@ -1,0 +1,11 @@
+"""Include in the shop's urls: ``path("postpurchase/", include("postpurchase.urls"))``."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "postpurchase"
+
+urlpatterns = [
+    path("unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
+]

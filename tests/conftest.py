@@ -1,0 +1,49 @@
+"""Shared fixtures. The suite runs on SQLite by default; DATABASE_URL=postgres://...
+runs it on PostgreSQL and enables the tests marked ``postgres``."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+from django.core import mail
+
+from postpurchase import clock
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
+    with_redis = os.environ.get("POSTPURCHASE_TEST_REDIS") == "1"
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL=postgres://..."))
+        if "redis" in item.keywords and not (with_redis and on_postgres):
+            item.add_marker(
+                pytest.mark.skip(reason="needs POSTPURCHASE_TEST_REDIS=1 and PostgreSQL")
+            )
+
+
+@pytest.fixture(autouse=True)
+def _postpurchase_test_settings(settings):
+    """No mail files, loud signal errors, a clean outbox for every test."""
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAIL_DIR": None, "SIGNAL_ERRORS": "raise"}
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    mail.outbox = []
+    yield
+    mail.outbox = []
+
+
+@pytest.fixture
+def frozen():
+    """A simulated clock frozen at a fixed moment; advance it with ``frozen.advance()``."""
+    with clock.frozen_at(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) as simulated:
+        yield simulated
+
+
+@pytest.fixture
+def default_flow(db):
+    """The shipped post-purchase series, installed and live."""
+    from postpurchase import recipes
+
+    return recipes.install("post-purchase-series", live=True)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from postpurchase import engine, track
+from postpurchase.testing.factories import order_snapshot
+
+
+def place(email="anna@example.com", number="1001", locale="en", first_name="Anna", **extra):
+    """Record an order_placed event the way the inbound signal does."""
+    order = order_snapshot(
+        email=email, number=number, locale=locale, first_name=first_name, **extra
+    )
+    return track(
+        "order_placed",
+        email=email,
+        data={"order": order},
+        order_ref=f"shop.order:{number}",
+        contact={"first_name": first_name, "locale": locale},
+    )
+
+
+def run_clock(clock, days: int = 30) -> list[tuple[timedelta, int]]:
+    """Jump the simulated clock from due time to due time, running what is due, for
+    ``days``. Returns (offset, enrollments advanced) per jump."""
+    start = clock.now
+    log = []
+    log.append((timedelta(0), engine.run_due()))
+    while True:
+        nxt = engine.next_due_at()
+        if nxt is None or nxt > start + timedelta(days=days):
+            return log
+        clock.set(max(nxt, clock.now))
+        log.append((clock.now - start, engine.run_due()))

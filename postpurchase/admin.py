@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicInline
 
 from . import engine
+from .delivery import render_message
+from .exceptions import TemplateRenderError
 from .models import Contact, EmailContent, EmailTemplate, Enrollment, Event, Flow, Message, Step
 
 
@@ -112,3 +115,25 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ["to_email", "subject", "esp_message_id"]
     raw_id_fields = ["enrollment", "step", "contact"]
     date_hierarchy = "created_at"
+    readonly_fields = ["email_preview"]
+
+    @admin.display(description=_("email"))
+    def email_preview(self, obj):
+        """The email as its template renders it now, from the stored order snapshot."""
+        if obj is None or obj.pk is None:
+            return "-"
+        try:
+            rendered = render_message(obj)
+        except TemplateRenderError as exc:
+            return format_html('<p class="errornote">{}</p>', exc)
+        return format_html(
+            "<p><strong>{}</strong><br>{}</p>"
+            '<iframe sandbox srcdoc="{}" style="width:100%;max-width:680px;height:900px;'
+            'border:1px solid #ccc;background:#fff"></iframe>'
+            "<details><summary>{}</summary><pre>{}</pre></details>",
+            rendered.subject,
+            rendered.preheader,
+            rendered.html,
+            _("Plain-text part"),
+            rendered.text,
+        )

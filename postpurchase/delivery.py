@@ -301,3 +301,20 @@ def write_to_mail_dir(message: Message, rendered: RenderedEmail) -> None:
         )
     except OSError:
         logger.exception("postpurchase: cannot write a copy of %s to %s", message.pk, folder)
+
+
+def render_message(message: Message) -> RenderedEmail:
+    """Render a recorded message again, as its step's template renders it now (for the
+    admin). Raises TemplateRenderError if the template is broken."""
+    from .engine.context import Batch, StepContext
+
+    step = message.step.get_real_instance() if message.step_id else None
+    if step is None or not hasattr(step, "template"):
+        raise TemplateRenderError("This message's step no longer exists.")
+    ctx = StepContext(enrollment=message.enrollment, step=step, batch=Batch(now=clock.now()))
+    return render_template(
+        step.template,
+        message.language or message.contact.locale,
+        email_context(ctx, message, message.category),
+        cache=ctx.batch.cache,
+    )

@@ -177,7 +177,7 @@ def render_content(content, context: dict[str, Any]) -> RenderedEmail:
         subject=subject,
         preheader=preheader,
         html=html,
-        text=html_to_text(html),
+        text=html_to_text(mjml_source),
     )
 
 

@@ -1,8 +1,9 @@
-"""Plain-text alternative of an HTML email, derived from the rendered HTML.
+"""Plain-text alternative of an email, derived from its rendered MJML (or any HTML).
 
-Regular expressions rather than an HTML parser: MJML output is machine-made and
-regular, and this runs once per email (html.parser took ~3 ms for a typical order
-email; this takes a tenth of that).
+Regular expressions rather than an HTML parser: the input is machine-made and regular,
+and this runs once per email. Working on the MJML source rather than the HTML that
+MRML makes from it reads a third of the bytes (MRML adds wrapper tables and Outlook
+conditionals), and MJML says what is a button or an image outright.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 import html
 import re
 
-_DROP = re.compile(r"<!--.*?-->|<(style|script|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_IMG = re.compile(r"<img\b[^>]*?>", re.IGNORECASE)
+_HEAD = re.compile(r"<(mj-head|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_DROP = re.compile(
+    r"<!--.*?-->|<(style|script|title|mj-preview|mj-style|mj-attributes)\b.*?</\1\s*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_IMG = re.compile(r"<(?:img|mj-image)\b[^>]*?>", re.IGNORECASE)
 _ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+# <a href> and MJML elements with an href (mj-button, mj-social-element, mj-navbar-link).
 _LINK = re.compile(
-    r"""<a\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>(.*?)</a\s*>""",
+    r"""<(a|mj-[a-z-]+)\b[^>]*?\bhref\s*=\s*(?:"([^"]*)"|'([^']*)')[^>]*>(.*?)</\1\s*>""",
     re.IGNORECASE | re.DOTALL,
 )
 _BLOCK = re.compile(
-    r"</?(?:p|div|br|tr|table|h[1-6]|li|ul|ol|section|article|header|footer|hr)\b[^>]*>",
+    r"</?(?:p|div|br|tr|table|h[1-6]|li|ul|ol|section|header|footer|hr"
+    r"|mj-(?:section|column|text|table|button|divider|spacer|hero|wrapper|group))\b[^>]*>",
     re.IGNORECASE,
 )
 _CELL = re.compile(r"</?td\b[^>]*>", re.IGNORECASE)
@@ -29,27 +36,29 @@ _BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def _image(match: re.Match) -> str:
-    alt = _ALT.search(match.group(0))
-    return (alt.group(1) or alt.group(2) or "") if alt else ""
+    tag = match.group(0)
+    alt = _ALT.search(tag)
+    text = (alt.group(1) or alt.group(2) or "") if alt else ""
+    # An mj-image stands on its own line; an <img> may sit inside a sentence.
+    return f"\n{text}\n" if text and tag[1:3].lower() == "mj" else text
 
 
 def _link(match: re.Match) -> str:
-    href = html.unescape(match.group(1) or match.group(2) or "").strip()
-    label = " ".join(_TAG.sub(" ", match.group(3)).split())
+    href = html.unescape(match.group(2) or match.group(3) or "").strip()
+    label = " ".join(_TAG.sub(" ", match.group(4)).split())
     if not label:
         return ""  # an image-only link (product picture): its neighbours carry the URL
+    block = "\n" if match.group(1).lower() != "a" else ""
     if href.startswith(("http://", "https://")) and html.unescape(label) != href:
-        return f"{label} ({href})"
-    return label
+        return f"{block}{label} ({href}){block}"
+    return f"{block}{label}{block}"
 
 
 def html_to_text(source: str) -> str:
-    """Readable text of an email: paragraphs kept, links as ``label (url)``."""
-    # The <head> holds only styles and the title: cut it without scanning it.
-    start, end = source.find("<head"), source.find("</head>")
-    if start != -1 and end > start:
-        source = source[:start] + source[end + 7 :]
-    text = _DROP.sub("", source)
+    """Readable text of an email (MJML or HTML): paragraphs kept, links as
+    ``label (url)``, images as their alt text."""
+    text = _HEAD.sub("", source, count=1)
+    text = _DROP.sub("", text)
     text = _IMG.sub(_image, text)
     text = _LINK.sub(_link, text)
     text = _BLOCK.sub("\n", text)

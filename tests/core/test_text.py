@@ -23,3 +23,20 @@ def test_links_keep_their_url_and_images_their_alt():
     assert "Item 4 990 ₽" in text
     assert "\n\n\n" not in text
     assert text.endswith("\n")
+
+
+def test_text_from_mjml_source():
+    mjml = (
+        "<mjml><mj-head><mj-title>T</mj-title><mj-preview>Preview text</mj-preview>"
+        "<mj-attributes><mj-all font-family='x' /></mj-attributes></mj-head><mj-body>"
+        "<mj-section><mj-column><mj-image src='logo.png' alt='Backpack Shop' />"
+        "<mj-text>Anna, thank you &amp; welcome!</mj-text>"
+        '<mj-button href="https://shop.example.com/orders/1/">View order</mj-button>'
+        "<mj-table><tr><td>Rain cover</td><td>790 ₽</td></tr></mj-table>"
+        "</mj-column></mj-section></mj-body></mjml>"
+    )
+    text = html_to_text(mjml)
+    assert text == (
+        "Backpack Shop\n\nAnna, thank you & welcome!\n\n"
+        "View order (https://shop.example.com/orders/1/)\n\nRain cover 790 ₽\n"
+    )

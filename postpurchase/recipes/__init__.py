@@ -1,7 +1,8 @@
 """Ready-made flows ("recipes") and installing them.
 
-A recipe is a dict (see ``post_purchase.py``): the flow's fields, its steps, and the
-email templates it uses, whose content ships as files
+A recipe is a dict (see ``post_purchase.py``; ``catalog.py`` lists the shipped ones):
+the flow's fields, its steps, and the email templates it uses, whose content ships as
+files
 ``recipes/emails/<template-slug>/<language>.mjml``::
 
     subject: Thank you for your order, {{ contact.first_name }}!
@@ -23,12 +24,24 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..exceptions import FlowDefinitionError
-from ..models import DelayStep, EmailContent, EmailStep, EmailTemplate, Flow
-from .post_purchase import POST_PURCHASE_SERIES
+from ..models import DelayStep, EmailContent, EmailStep, EmailTemplate, Flow, Step
+from .catalog import CATALOG
 
 EMAILS_DIR = Path(__file__).parent / "emails"
 
-RECIPES: dict[str, dict[str, Any]] = {POST_PURCHASE_SERIES["slug"]: POST_PURCHASE_SERIES}
+RECIPES: dict[str, dict[str, Any]] = {recipe["slug"]: recipe for recipe in CATALOG}
+
+#: Step "type" names a recipe may use -> Step model. ``register_step_type`` adds more.
+STEP_TYPES: dict[str, type[Step]] = {"email": EmailStep, "delay": DelayStep}
+
+
+def register_recipe(recipe: dict[str, Any]) -> None:
+    """Make a recipe installable (by the command, the admin and ``install()``)."""
+    RECIPES[recipe["slug"]] = recipe
+
+
+def register_step_type(name: str, model: type[Step]) -> None:
+    STEP_TYPES[name] = model
 
 
 def available() -> list[dict[str, Any]]:
@@ -96,17 +109,53 @@ def install(slug: str, *, live: bool = False) -> Flow:
         },
     )
     if created:
-        for position, spec in enumerate(recipe["steps"], start=1):
-            spec = dict(spec)
-            kind = spec.pop("type")
-            if kind == "email":
-                template = templates[spec.pop("template")]
-                EmailStep.objects.create(flow=flow, position=position, template=template, **spec)
-            elif kind == "delay":
-                DelayStep.objects.create(flow=flow, position=position, **spec)
-            else:
-                raise FlowDefinitionError(f"Recipe {slug!r}: unknown step type {kind!r}")
+        create_steps(flow, recipe["steps"], templates, where=f"Recipe {slug!r}")
     if live and flow.status != Flow.Status.LIVE:
         flow.status = Flow.Status.LIVE
         flow.save(update_fields=["status", "updated_at"])
     return flow
+
+
+def create_steps(
+    flow: Flow, specs: list[dict[str, Any]], templates: dict[str, EmailTemplate], where: str
+) -> list[Step]:
+    """Create a flow's steps from recipe specs.
+
+    Each spec has a ``type`` (a key of STEP_TYPES), an optional ``key`` naming the step
+    within the recipe, and model fields. ``"template": "<slug>"`` picks an email
+    template; a value ``{"step": "<key>"}`` points at another step of the recipe (a
+    condition's jump target) and is filled in once every step exists.
+    """
+    created: list[Step] = []
+    by_key: dict[str, Step] = {}
+    references: list[tuple[Step, str, str]] = []
+    for position, raw in enumerate(specs, start=1):
+        spec = dict(raw)
+        kind = spec.pop("type", None)
+        model = STEP_TYPES.get(kind)
+        if model is None:
+            known = ", ".join(sorted(STEP_TYPES))
+            raise FlowDefinitionError(f"{where}: unknown step type {kind!r} (known: {known})")
+        key = spec.pop("key", None)
+        if "template" in spec:
+            try:
+                spec["template"] = templates[spec["template"]]
+            except KeyError:
+                raise FlowDefinitionError(
+                    f"{where}: step {position} uses template {spec['template']!r}, "
+                    "which the recipe does not list"
+                ) from None
+        pending = {k: v["step"] for k, v in spec.items() if isinstance(v, dict) and "step" in v}
+        for field in pending:
+            spec.pop(field)
+        step = model.objects.create(flow=flow, position=position, **spec)
+        created.append(step)
+        if key:
+            by_key[key] = step
+        references.extend((step, field, target) for field, target in pending.items())
+    for step, field, target in references:
+        if target not in by_key:
+            raise FlowDefinitionError(f"{where}: no step has the key {target!r}")
+        setattr(step, field, by_key[target])
+        step.save(update_fields=[field])
+    return created

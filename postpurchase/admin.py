@@ -7,15 +7,21 @@ an inline child built for it, so a shop's own step needs no admin code.
 from __future__ import annotations
 
 from django.apps import apps
-from django.contrib import admin
-from django.utils.html import format_html
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicInline
 
-from . import engine
+from . import engine, recipes
 from .delivery import render_message
-from .exceptions import TemplateRenderError
+from .exceptions import FlowDefinitionError, TemplateRenderError
+from .flows import duplicate_flow
 from .models import Contact, EmailContent, EmailTemplate, Enrollment, Event, Flow, Message, Step
+from .validation import launch, pause, validate_flow
 
 
 def step_models() -> list[type[Step]]:
@@ -50,6 +56,99 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
     search_fields = ["name", "slug", "trigger"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StepInline]
+    actions = ["go_live", "pause_selected", "duplicate_selected"]
+    change_list_template = "admin/postpurchase/flow/change_list.html"
+
+    def get_urls(self):
+        urls = [
+            path(
+                "recipes/",
+                self.admin_site.admin_view(self.recipes_view),
+                name="postpurchase_flow_recipes",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def recipes_view(self, request):
+        """The recipe catalogue, each with an Install button (POST, needs add_flow)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            if not self.has_add_permission(request):
+                raise PermissionDenied
+            try:
+                flow = recipes.install(request.POST.get("recipe", ""))
+            except FlowDefinitionError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return redirect("admin:postpurchase_flow_recipes")
+            self.message_user(
+                request,
+                _("Installed “%(name)s” as a draft: check it, then use “Go live”.")
+                % {"name": flow.name},
+                messages.SUCCESS,
+            )
+            return redirect("admin:postpurchase_flow_change", flow.pk)
+        installed = set(Flow.objects.values_list("slug", flat=True))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Ready-made flows"),
+            "opts": self.model._meta,
+            "recipes": [
+                {**recipe, "installed": recipe["slug"] in installed}
+                for recipe in recipes.available()
+            ],
+            "can_add": self.has_add_permission(request),
+        }
+        return TemplateResponse(request, "admin/postpurchase/flow/recipes.html", context)
+
+    def save_related(self, request, form, formsets, change):
+        """Steps are saved here, after the flow: only now can going live be checked."""
+        super().save_related(request, form, formsets, change)
+        flow = form.instance
+        if flow.status == Flow.Status.LIVE:
+            problems = validate_flow(flow)
+            if problems:
+                previous = form.initial.get("status") if change else Flow.Status.DRAFT
+                if previous == Flow.Status.LIVE:
+                    previous = Flow.Status.PAUSED
+                Flow.objects.filter(pk=flow.pk).update(status=previous or Flow.Status.DRAFT)
+                flow.status = previous or Flow.Status.DRAFT
+                self._report(request, flow, problems)
+
+    def _report(self, request, flow, problems):
+        self.message_user(
+            request,
+            format_html(
+                "{}<ul>{}</ul>",
+                _("“%(name)s” cannot go live:") % {"name": flow.name},
+                format_html_join("", "<li>{}</li>", ((str(p),) for p in problems)),
+            ),
+            messages.ERROR,
+        )
+
+    @admin.action(description=_("Go live (after checking the flow)"), permissions=["change"])
+    def go_live(self, request, queryset):
+        launched = 0
+        for flow in queryset:
+            problems = launch(flow)
+            if problems:
+                self._report(request, flow, problems)
+            else:
+                launched += 1
+        if launched:
+            self.message_user(request, _("%(n)d flow(s) are live.") % {"n": launched})
+
+    @admin.action(description=_("Pause (enrollments wait)"), permissions=["change"])
+    def pause_selected(self, request, queryset):
+        for flow in queryset:
+            pause(flow)
+        self.message_user(request, _("Paused. Going live again resumes the waiting enrollments."))
+
+    @admin.action(description=_("Duplicate as a draft"), permissions=["add"])
+    def duplicate_selected(self, request, queryset):
+        for flow in queryset:
+            duplicate_flow(flow)
+        self.message_user(request, _("%(n)d flow(s) duplicated.") % {"n": queryset.count()})
 
 
 class EmailContentInline(admin.StackedInline):

@@ -1,0 +1,58 @@
+"""Operations on whole flows that staff run from the admin (plain functions)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from .models import Flow, Step
+
+
+@transaction.atomic
+def duplicate_flow(flow: Flow) -> Flow:
+    """Copy a flow and its steps as a new draft (enrollments are not copied)."""
+    base_slug = f"{flow.slug}-copy"[:90]
+    slug, n = base_slug, 1
+    while Flow.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base_slug}-{n}"
+    skip = {"id", "slug", "name", "status", "created_at", "updated_at"}
+    values = {
+        f.attname: getattr(flow, f.attname)
+        for f in Flow._meta.concrete_fields
+        if f.name not in skip
+    }
+    copy = Flow.objects.create(
+        name=f"{flow.name} (copy)"[:200], slug=slug, status=Flow.Status.DRAFT, **values
+    )
+    old_to_new: dict[int, Step] = {}
+    originals = list(Step.objects.filter(flow=flow).order_by("position", "id"))
+    for step in originals:
+        clone = _copy_step(step, copy)
+        old_to_new[step.pk] = clone
+    # Jump targets point at the copies, not at the original flow's steps.
+    for step in originals:
+        clone = old_to_new[step.pk]
+        changed = []
+        for field in type(step)._meta.concrete_fields:
+            if (
+                field.many_to_one
+                and issubclass(field.related_model, Step)
+                and getattr(step, field.attname) in old_to_new
+            ):
+                setattr(clone, field.name, old_to_new[getattr(step, field.attname)])
+                changed.append(field.name)
+        if changed:
+            clone.save(update_fields=changed)
+    return copy
+
+
+def _copy_step(step: Step, flow: Flow) -> Step:
+    model = type(step)
+    values = {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.one_to_one or field.name in ("flow", "polymorphic_ctype"):
+            continue
+        if field.many_to_one and issubclass(field.related_model, Step):
+            continue  # re-pointed after every step exists
+        values[field.attname] = getattr(step, field.attname)
+    return model.objects.create(flow=flow, **values)

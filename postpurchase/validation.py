@@ -1,0 +1,231 @@
+"""Checking a flow before it goes live: every template renders, every jump lands in the
+flow, every step can be reached, and no loop runs without a wait."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import models
+
+from .exceptions import TemplateRenderError
+from .models import Contact, DelayStep, EmailStep, Enrollment, Flow, Step
+from .rendering import render_content
+
+SAMPLE_ORDER: dict[str, Any] = {
+    "ref": "sample.order:1",
+    "number": "1001",
+    "email": "sample@example.com",
+    "first_name": "Anna",
+    "last_name": "Petrova",
+    "locale": "en",
+    "currency": "RUB",
+    "placed_at": "2026-01-15T10:00:00+00:00",
+    "delivery_estimate": "2026-01-18",
+    "items": [
+        {
+            "sku": "SKU-1",
+            "name": "Backpack",
+            "category": "Backpacks",
+            "qty": 1,
+            "price": "4990.00",
+            "total": "4990.00",
+            "image_url": "",
+            "url": "https://example.com/p/1/",
+            "review_url": "https://example.com/p/1/#review",
+        }
+    ],
+    "subtotal": "4990.00",
+    "shipping_cost": "0.00",
+    "discount": "0.00",
+    "total": "4990.00",
+    "payment_method": "Card",
+    "shipping_method": "Courier",
+    "shipping_address": "1 Main St.",
+    "tracking_url": "https://example.com/track/1",
+    "order_url": "https://example.com/orders/1001/",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that keeps a flow from going live, with the step at fault (if any)."""
+
+    message: str
+    step: Step | None = None
+
+    def __str__(self) -> str:
+        if self.step is None:
+            return self.message
+        name = self.step.name or type(self.step)._meta.verbose_name
+        return f"Step {self.step.position} ({name}): {self.message}"
+
+
+def step_links(step: Step) -> list[models.ForeignKey]:
+    """The fields of a step that point at other steps (jump targets)."""
+    return [
+        field
+        for field in type(step)._meta.get_fields()
+        if field.many_to_one and field.concrete and issubclass(field.related_model, Step)
+    ]
+
+
+def sample_snapshot(flow: Flow) -> dict[str, Any]:
+    """The most recent real order this flow saw, else a built-in sample."""
+    recent = Enrollment.objects.filter(flow=flow).exclude(snapshot={}).order_by("-id").first()
+    return recent.snapshot if recent else SAMPLE_ORDER
+
+
+def _sample_context(snapshot: dict[str, Any], category: str) -> dict[str, Any]:
+    import json
+
+    from .conf import brand, site_url
+
+    brand_values = brand()
+    return {
+        "contact": Contact(email="sample@example.com", first_name="Anna", last_name="Petrova"),
+        "order": snapshot,
+        "brand": brand_values,
+        "brand_key": json.dumps(brand_values, sort_keys=True, default=str),
+        "site_url": site_url(),
+        "recommendations": [
+            {
+                "name": "Rain cover",
+                "url": site_url(),
+                "image_url": "",
+                "price": "990",
+                "currency": "RUB",
+            }
+        ],
+        "event": {},
+        "is_marketing": category == "marketing",
+        "unsubscribe_url": site_url() + "/unsubscribe/sample/" if category == "marketing" else "",
+        "message_id": "00000000-0000-0000-0000-000000000000",
+    }
+
+
+def validate_flow(flow: Flow) -> list[Problem]:
+    """Everything that keeps ``flow`` from going live; an empty list means it may."""
+    problems: list[Problem] = []
+    if not flow.trigger.strip():
+        problems.append(Problem("The flow has no trigger event."))
+    steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
+    if not steps:
+        problems.append(Problem("The flow has no steps."))
+        return problems
+    snapshot = sample_snapshot(flow)
+    for step in steps:
+        problems.extend(_check_step(step, flow, snapshot))
+    problems.extend(_check_graph(steps))
+    return problems
+
+
+def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for field in step_links(step):
+        if field.name == "flow":
+            continue
+        target_id = getattr(step, field.attname)
+        if target_id is None:
+            continue
+        target = Step.objects.non_polymorphic().filter(pk=target_id).first()
+        if target is None or target.flow_id != flow.pk:
+            problems.append(
+                Problem(f"{field.verbose_name} points at a step outside this flow.", step)
+            )
+    try:
+        step.full_clean(exclude=["flow", "position"])
+    except Exception as exc:  # ValidationError: its messages name the fields
+        messages = getattr(exc, "messages", [str(exc)])
+        problems.extend(Problem(message, step) for message in messages)
+    if isinstance(step, EmailStep):
+        contents = list(step.template.contents.select_related("template"))
+        if not contents:
+            problems.append(Problem(f'Email template "{step.template}" has no content.', step))
+        for content in contents:
+            try:
+                render_content(content, _sample_context(snapshot, step.category))
+            except TemplateRenderError as exc:
+                problems.append(Problem(str(exc), step))
+    return problems
+
+
+def _waits(step: Step) -> bool:
+    """Does this step ever make an enrollment wait (so a loop through it is not endless)?"""
+    if isinstance(step, DelayStep):
+        return step.relative_to != DelayStep.RelativeTo.TRIGGER and (
+            step.duration.total_seconds() > 0 or getattr(step, "event_name", "")
+        )
+    return bool(getattr(step, "waits", False))
+
+
+def _successors(steps: list[Step], index: int) -> list[int]:
+    step = steps[index]
+    position = {s.pk: i for i, s in enumerate(steps)}
+    targets = [
+        position[getattr(step, f.attname)]
+        for f in step_links(step)
+        if f.name != "flow" and getattr(step, f.attname) in position
+    ]
+    follow = [index + 1] if index + 1 < len(steps) else []
+    return follow + targets
+
+
+def _check_graph(steps: list[Step]) -> list[Problem]:
+    problems = []
+    reached = {0}
+    todo = [0]
+    while todo:
+        for nxt in _successors(steps, todo.pop()):
+            if nxt not in reached:
+                reached.add(nxt)
+                todo.append(nxt)
+    for i, step in enumerate(steps):
+        if i not in reached:
+            problems.append(Problem("No path from the first step leads here.", step))
+    # A cycle through steps that never wait would spin without end.
+    state: dict[int, int] = {}
+
+    def visit(i: int, path: list[int]) -> list[int] | None:
+        state[i] = 1
+        for nxt in _successors(steps, i):
+            if _waits(steps[nxt]):
+                continue
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :] + [nxt] if nxt in path else [i, nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [nxt])
+                if found:
+                    return found
+        state[i] = 2
+        return None
+
+    for i in range(len(steps)):
+        if i not in state and not _waits(steps[i]):
+            loop = visit(i, [i])
+            if loop:
+                names = " → ".join(str(steps[j].position) for j in loop)
+                problems.append(
+                    Problem(f"Steps {names} loop without any delay between them.", steps[loop[0]])
+                )
+                break
+    return problems
+
+
+def launch(flow: Flow) -> list[Problem]:
+    """Set ``flow`` live if it validates; return the problems otherwise (status unchanged).
+
+    Resuming a paused flow goes through here too: its waiting enrollments continue.
+    """
+    problems = validate_flow(flow)
+    if not problems and flow.status != Flow.Status.LIVE:
+        flow.status = Flow.Status.LIVE
+        flow.save(update_fields=["status", "updated_at"])
+    return problems
+
+
+def pause(flow: Flow) -> None:
+    """Stop a live flow from enrolling and sending; its enrollments wait where they are."""
+    if flow.status == Flow.Status.LIVE:
+        flow.status = Flow.Status.PAUSED
+        flow.save(update_fields=["status", "updated_at"])

@@ -9,9 +9,9 @@ from __future__ import annotations
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicInline
@@ -20,7 +20,18 @@ from . import engine, recipes
 from .delivery import render_message
 from .exceptions import FlowDefinitionError, TemplateRenderError
 from .flows import duplicate_flow
-from .models import Contact, EmailContent, EmailTemplate, Enrollment, Event, Flow, Message, Step
+from .models import (
+    Contact,
+    EmailContent,
+    EmailStep,
+    EmailTemplate,
+    Enrollment,
+    Event,
+    Flow,
+    Message,
+    Step,
+)
+from .previews import preview_step, send_test
 from .validation import launch, pause, validate_flow
 
 
@@ -43,10 +54,26 @@ class StepInline(StackedPolymorphicInline):
             type(
                 f"{model.__name__}Inline",
                 (StackedPolymorphicInline.Child,),
-                {"model": model, "exclude": ["polymorphic_ctype"]},
+                {
+                    "model": model,
+                    "exclude": ["polymorphic_ctype"],
+                    **(
+                        {"readonly_fields": ["preview_link"], "preview_link": _preview_link}
+                        if issubclass(model, EmailStep)
+                        else {}
+                    ),
+                },
             )
             for model in step_models()
         ]
+
+
+@admin.display(description=_("preview"))
+def _preview_link(self, obj):
+    if obj is None or obj.pk is None:
+        return _("Save the flow to preview this email.")
+    url = reverse("admin:postpurchase_flow_preview", args=[obj.pk])
+    return format_html('<a href="{}" target="_blank">{}</a>', url, _("Preview and send a test"))
 
 
 @admin.register(Flow)
@@ -65,7 +92,12 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                 "recipes/",
                 self.admin_site.admin_view(self.recipes_view),
                 name="postpurchase_flow_recipes",
-            )
+            ),
+            path(
+                "step/<int:step_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="postpurchase_flow_preview",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -100,6 +132,53 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
             "can_add": self.has_add_permission(request),
         }
         return TemplateResponse(request, "admin/postpurchase/flow/recipes.html", context)
+
+    def preview_view(self, request, step_id):
+        """An email step as the customer sees it: any language, desktop or mobile width,
+        subject and text part; POST sends a test to the staff user (change permission)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        step = get_object_or_404(EmailStep, pk=step_id)
+        languages = sorted(step.template.contents.values_list("language", flat=True))
+        language = request.GET.get("language") or request.POST.get("language")
+        if language not in languages:
+            language = languages[0] if languages else None
+        width = "mobile" if request.GET.get("width") == "mobile" else "desktop"
+        if request.method == "POST":
+            if not self.has_change_permission(request, step.flow):
+                raise PermissionDenied
+            if not request.user.email:
+                self.message_user(request, _("Your user has no email address."), messages.ERROR)
+            else:
+                try:
+                    send_test(step, request.user.email, language)
+                except Exception as exc:  # shown to staff, who can fix and retry
+                    self.message_user(request, _("Not sent: %(e)s") % {"e": exc}, messages.ERROR)
+                else:
+                    self.message_user(
+                        request, _("Test sent to %(to)s.") % {"to": request.user.email}
+                    )
+            return redirect(f"{request.path}?language={language}&width={width}")
+        rendered = error = None
+        try:
+            rendered = preview_step(step, language)
+        except TemplateRenderError as exc:
+            error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Preview: %(step)s") % {"step": step},
+            "opts": self.model._meta,
+            "flow": step.flow,
+            "step": step,
+            "languages": languages,
+            "language": language,
+            "width": width,
+            "frame_width": 375 if width == "mobile" else 680,
+            "rendered": rendered,
+            "error": error,
+            "can_send": self.has_change_permission(request, step.flow),
+        }
+        return TemplateResponse(request, "admin/postpurchase/flow/preview.html", context)
 
     def save_related(self, request, form, formsets, change):
         """Steps are saved here, after the flow: only now can going live be checked."""

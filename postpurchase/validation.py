@@ -9,42 +9,9 @@ from typing import Any
 from django.db import models
 
 from .exceptions import TemplateRenderError
-from .models import Contact, DelayStep, EmailStep, Enrollment, Flow, Step
+from .models import DelayStep, EmailStep, Flow, Step
+from .previews import sample_context, sample_snapshot
 from .rendering import render_content
-
-SAMPLE_ORDER: dict[str, Any] = {
-    "ref": "sample.order:1",
-    "number": "1001",
-    "email": "sample@example.com",
-    "first_name": "Anna",
-    "last_name": "Petrova",
-    "locale": "en",
-    "currency": "RUB",
-    "placed_at": "2026-01-15T10:00:00+00:00",
-    "delivery_estimate": "2026-01-18",
-    "items": [
-        {
-            "sku": "SKU-1",
-            "name": "Backpack",
-            "category": "Backpacks",
-            "qty": 1,
-            "price": "4990.00",
-            "total": "4990.00",
-            "image_url": "",
-            "url": "https://example.com/p/1/",
-            "review_url": "https://example.com/p/1/#review",
-        }
-    ],
-    "subtotal": "4990.00",
-    "shipping_cost": "0.00",
-    "discount": "0.00",
-    "total": "4990.00",
-    "payment_method": "Card",
-    "shipping_method": "Courier",
-    "shipping_address": "1 Main St.",
-    "tracking_url": "https://example.com/track/1",
-    "order_url": "https://example.com/orders/1001/",
-}
 
 
 @dataclass(frozen=True)
@@ -68,40 +35,6 @@ def step_links(step: Step) -> list[models.ForeignKey]:
         for field in type(step)._meta.get_fields()
         if field.many_to_one and field.concrete and issubclass(field.related_model, Step)
     ]
-
-
-def sample_snapshot(flow: Flow) -> dict[str, Any]:
-    """The most recent real order this flow saw, else a built-in sample."""
-    recent = Enrollment.objects.filter(flow=flow).exclude(snapshot={}).order_by("-id").first()
-    return recent.snapshot if recent else SAMPLE_ORDER
-
-
-def _sample_context(snapshot: dict[str, Any], category: str) -> dict[str, Any]:
-    import json
-
-    from .conf import brand, site_url
-
-    brand_values = brand()
-    return {
-        "contact": Contact(email="sample@example.com", first_name="Anna", last_name="Petrova"),
-        "order": snapshot,
-        "brand": brand_values,
-        "brand_key": json.dumps(brand_values, sort_keys=True, default=str),
-        "site_url": site_url(),
-        "recommendations": [
-            {
-                "name": "Rain cover",
-                "url": site_url(),
-                "image_url": "",
-                "price": "990",
-                "currency": "RUB",
-            }
-        ],
-        "event": {},
-        "is_marketing": category == "marketing",
-        "unsubscribe_url": site_url() + "/unsubscribe/sample/" if category == "marketing" else "",
-        "message_id": "00000000-0000-0000-0000-000000000000",
-    }
 
 
 def validate_flow(flow: Flow) -> list[Problem]:
@@ -144,7 +77,7 @@ def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Proble
             problems.append(Problem(f'Email template "{step.template}" has no content.', step))
         for content in contents:
             try:
-                render_content(content, _sample_context(snapshot, step.category))
+                render_content(content, sample_context(snapshot, step.category))
             except TemplateRenderError as exc:
                 problems.append(Problem(str(exc), step))
     return problems

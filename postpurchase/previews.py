@@ -1,0 +1,109 @@
+"""Previews of email steps for staff: rendered with a real recent order or a sample,
+in any language; and test sends that never count as real messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from anymail.message import AnymailMessage
+
+from .conf import brand, site_url
+from .delivery import from_email
+from .models import Contact, EmailStep, Enrollment, Flow
+from .rendering import RenderedEmail, contents_of, pick_language, render_content
+
+SAMPLE_ORDER: dict[str, Any] = {
+    "ref": "sample.order:1",
+    "number": "1001",
+    "email": "sample@example.com",
+    "first_name": "Anna",
+    "last_name": "Petrova",
+    "locale": "en",
+    "currency": "RUB",
+    "placed_at": "2026-01-15T10:00:00+00:00",
+    "delivery_estimate": "2026-01-18",
+    "items": [
+        {
+            "sku": "SKU-1",
+            "name": "Backpack",
+            "category": "Backpacks",
+            "qty": 1,
+            "price": "4990.00",
+            "total": "4990.00",
+            "image_url": "",
+            "url": "https://example.com/p/1/",
+            "review_url": "https://example.com/p/1/#review",
+        }
+    ],
+    "subtotal": "4990.00",
+    "shipping_cost": "0.00",
+    "discount": "0.00",
+    "total": "4990.00",
+    "payment_method": "Card",
+    "shipping_method": "Courier",
+    "shipping_address": "1 Main St.",
+    "tracking_url": "https://example.com/track/1",
+    "order_url": "https://example.com/orders/1001/",
+}
+
+
+def sample_snapshot(flow: Flow) -> dict[str, Any]:
+    """The most recent real order this flow saw, else a built-in sample."""
+    recent = Enrollment.objects.filter(flow=flow).exclude(snapshot={}).order_by("-id").first()
+    return recent.snapshot if recent else SAMPLE_ORDER
+
+
+def sample_context(snapshot: dict[str, Any], category: str) -> dict[str, Any]:
+    """A template context like a real send's, for ``snapshot``'s customer."""
+    brand_values = brand()
+    contact = Contact(
+        email=snapshot.get("email") or "sample@example.com",
+        first_name=snapshot.get("first_name") or "",
+        last_name=snapshot.get("last_name") or "",
+    )
+    return {
+        "contact": contact,
+        "order": snapshot,
+        "brand": brand_values,
+        "brand_key": json.dumps(brand_values, sort_keys=True, default=str),
+        "site_url": site_url(),
+        "recommendations": [
+            {
+                "name": "Rain cover",
+                "url": site_url(),
+                "image_url": "",
+                "price": "990",
+                "currency": "RUB",
+            }
+        ],
+        "event": {},
+        "is_marketing": category == "marketing",
+        "unsubscribe_url": site_url() + "/unsubscribe/sample/" if category == "marketing" else "",
+        "message_id": "00000000-0000-0000-0000-000000000000",
+    }
+
+
+def preview_step(step: EmailStep, language: str | None = None) -> RenderedEmail:
+    """Render ``step``'s email as a customer of the flow would get it (marketing footer
+    and all), in ``language`` or the best available one. Raises TemplateRenderError."""
+    contents = contents_of(step.template)
+    content = contents[pick_language(language, list(contents))]
+    return render_content(content, sample_context(sample_snapshot(step.flow), step.category))
+
+
+def send_test(step: EmailStep, to: str, language: str | None = None) -> RenderedEmail:
+    """Send the step's email to ``to`` (a staff address), subject marked as a test. No
+    Message row is written, so tests never count in statistics."""
+    rendered = preview_step(step, language)
+    email = AnymailMessage(
+        subject=f"[TEST] {rendered.subject}",
+        body=rendered.text,
+        from_email=from_email(),
+        to=[to],
+        headers={"X-Postpurchase-Test": "1"},
+        tags=["postpurchase-test"],
+    )
+    email.attach_alternative(rendered.html, "text/html")
+    email.send()
+    return rendered

@@ -10,6 +10,7 @@ from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -18,6 +19,7 @@ from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicI
 
 from . import engine, recipes
 from .delivery import render_message
+from .diagram import flow_diagram
 from .exceptions import FlowDefinitionError, TemplateRenderError
 from .flows import duplicate_flow
 from .models import (
@@ -85,6 +87,16 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
     inlines = [StepInline]
     actions = ["go_live", "pause_selected", "duplicate_selected"]
     change_list_template = "admin/postpurchase/flow/change_list.html"
+    readonly_fields = ["diagram"]
+
+    @admin.display(description=_("diagram"))
+    def diagram(self, obj):
+        """Steps, branches and per-step counts (waiting, sent, stopped here)."""
+        if obj is None or obj.pk is None:
+            return _("Save the flow to see its diagram.")
+        return render_to_string(
+            "admin/postpurchase/flow/diagram.html", {"diagram": flow_diagram(obj)}
+        )
 
     def get_urls(self):
         urls = [

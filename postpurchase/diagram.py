@@ -1,0 +1,86 @@
+"""The flow diagram on the flow's admin page: steps in order, their branches, and how
+many enrollments wait at, went through or stopped at each step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q
+
+from .models import DelayStep, EmailStep, Enrollment, Flow, Message, Step
+from .validation import step_links
+
+
+@dataclass
+class Node:
+    step: Step
+    kind: str
+    summary: str
+    waiting: int = 0
+    sent: int = 0
+    stopped: int = 0
+    branches: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Diagram:
+    flow: Flow
+    nodes: list[Node]
+    enrolled: int
+    completed: int
+
+
+def step_summary(step: Step) -> str:
+    """A one-line description: the step's own ``summary()`` if it has one."""
+    summary = getattr(step, "summary", None)
+    if callable(summary):
+        return str(summary())
+    if isinstance(step, EmailStep):
+        return f"“{step.template}” ({step.get_category_display().split(' (')[0].lower()})"
+    if isinstance(step, DelayStep):
+        return f"{step.duration} after {step.get_relative_to_display()}"
+    return step.name or str(type(step)._meta.verbose_name).capitalize()
+
+
+def flow_diagram(flow: Flow) -> Diagram:
+    steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
+    position = {s.pk: s.position for s in steps}
+    active = dict(
+        Enrollment.objects.filter(flow=flow, status=Enrollment.Status.ACTIVE)
+        .values_list("step")
+        .annotate(n=Count("id"))
+    )
+    stopped = dict(
+        Enrollment.objects.filter(
+            flow=flow, status__in=[Enrollment.Status.EXITED, Enrollment.Status.FAILED]
+        )
+        .values_list("step")
+        .annotate(n=Count("id"))
+    )
+    sent = dict(
+        Message.objects.filter(enrollment__flow=flow, status=Message.Status.SENT)
+        .values_list("step")
+        .annotate(n=Count("id"))
+    )
+    nodes = []
+    for step in steps:
+        node = Node(
+            step=step,
+            kind=str(type(step)._meta.verbose_name),
+            summary=step_summary(step),
+            waiting=active.get(step.pk, 0),
+            sent=sent.get(step.pk, 0),
+            stopped=stopped.get(step.pk, 0),
+        )
+        for link in step_links(step):
+            target = getattr(step, link.attname)
+            if link.name != "flow" and target in position:
+                node.branches.append((str(link.verbose_name), position[target]))
+        nodes.append(node)
+    counts = Enrollment.objects.filter(flow=flow).aggregate(
+        enrolled=Count("id"),
+        completed=Count("id", filter=Q(status=Enrollment.Status.COMPLETED)),
+    )
+    return Diagram(
+        flow=flow, nodes=nodes, enrolled=counts["enrolled"], completed=counts["completed"]
+    )

@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_delete
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,9 +12,12 @@ class PostpurchaseConfig(AppConfig):
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
         from .events import connect_inbound_signals
+        from .flows import _on_step_delete
         from .schedule import register_periodic_tick
 
         connect_inbound_signals()
+        # No sender: deleting a step of any subclass (a shop's too) must be seen.
+        pre_delete.connect(_on_step_delete, dispatch_uid="postpurchase.step_delete")
         post_migrate.connect(
             register_periodic_tick, sender=self, dispatch_uid="postpurchase.register_tick"
         )

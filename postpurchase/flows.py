@@ -56,3 +56,29 @@ def _copy_step(step: Step, flow: Flow) -> Step:
             continue  # re-pointed after every step exists
         values[field.attname] = getattr(step, field.attname)
     return model.objects.create(flow=flow, **values)
+
+
+def move_enrollments_off(step: Step) -> int:
+    """Before ``step`` is deleted, move the active enrollments standing on it to the step
+    that follows it, due now, so editing a live flow never strands or silently ends them.
+    (Without a following step they complete at their next run.)"""
+    from . import clock
+    from .models import Enrollment
+
+    following = (
+        Step.objects.non_polymorphic()
+        .filter(flow_id=step.flow_id)
+        .exclude(pk=step.pk)
+        .filter(position__gte=step.position)
+        .order_by("position", "id")
+        .first()
+    )
+    now = clock.now()
+    return Enrollment.objects.filter(step=step, status=Enrollment.Status.ACTIVE).update(
+        step=following, step_entered_at=now, due_at=now, attempts=0
+    )
+
+
+def _on_step_delete(sender, instance, **kwargs) -> None:
+    if isinstance(instance, Step):
+        move_enrollments_off(instance)

@@ -144,3 +144,29 @@ def test_installing_needs_add_permission(client, django_user_model):
     )
     assert response.status_code == 403
     assert Flow.objects.count() == 0
+
+
+def test_deleting_a_step_of_a_live_flow_moves_its_enrollments_on(
+    default_flow, frozen, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from postpurchase import engine
+    from postpurchase.models import Enrollment, Message
+
+    from .helpers import place
+
+    with django_capture_on_commit_callbacks(execute=True):
+        place()
+    enrollment = Enrollment.objects.get()
+    waiting_at = enrollment.step
+    assert waiting_at.position == 2  # the 2-day delay
+    waiting_at.get_real_instance().delete()
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
+    assert enrollment.step.position == 3  # the come-back email, due now
+    engine.run_due()
+    assert Message.objects.filter(status="sent").count() == 2
+    frozen.advance(timedelta(days=8))
+    engine.run_due()
+    assert Message.objects.filter(status="sent").count() == 3

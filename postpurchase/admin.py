@@ -210,9 +210,9 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
         self.message_user(
             request,
             format_html(
-                "{}<ul>{}</ul>",
+                "{}{}",
                 _("“%(name)s” cannot go live:") % {"name": flow.name},
-                format_html_join("", "<li>{}</li>", ((str(p),) for p in problems)),
+                format_html_join("", "<br>• {}", ((str(p),) for p in problems)),
             ),
             messages.ERROR,
         )

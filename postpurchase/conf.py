@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "SIGNAL_ERRORS": "log",
     # Folder where every sent email is also written as .html and .txt (None: off).
     "MAIL_DIR": None,
+    # The shop team's addresses for NotifyStaffStep when the step names none.
+    "STAFF_EMAILS": [],
 }
 
 BRAND_DEFAULTS: dict[str, Any] = {
@@ -111,6 +113,8 @@ def validate(name: str, value: Any) -> None:
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["BRAND"] must be a dict; got {value!r}.'
         )
+    if name == "STAFF_EMAILS":
+        _validate_addresses(name, value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -119,6 +123,23 @@ def validate(name: str, value: Any) -> None:
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["LANGUAGES"] must be a non-empty list of language codes; got {value!r}.'
         )
+
+
+def _validate_addresses(name: str, value: Any) -> None:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be a list of email addresses; got {value!r}.'
+        )
+    for address in value:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["{name}"] contains {address!r}, which is not an email address.'
+            ) from None
 
 
 def brand() -> dict[str, Any]:

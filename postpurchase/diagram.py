@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from .models import DelayStep, EmailStep, Enrollment, Flow, Message, Step
+from .models import ConditionStep, DelayStep, EmailStep, Enrollment, Flow, Message, Step
 from .validation import step_links
 
 
@@ -38,8 +38,22 @@ def step_summary(step: Step) -> str:
     if isinstance(step, EmailStep):
         return f"“{step.template}” ({step.get_category_display().split(' (')[0].lower()})"
     if isinstance(step, DelayStep):
-        return f"{step.duration} after {step.get_relative_to_display()}"
+        return f"{human_duration(step.duration)} after {step.get_relative_to_display()}"
+    if isinstance(step, ConditionStep):
+        return (
+            f"If {step.get_condition_display()}: {step.get_then_action_display()}; "
+            f"otherwise: {step.get_else_action_display()}"
+        )
     return step.name or str(type(step)._meta.verbose_name).capitalize()
+
+
+def human_duration(delta) -> str:
+    """``timedelta(days=1, hours=3)`` -> "1 d 3 h"; zero -> "no time"."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(parts) or "no time"
 
 
 def flow_diagram(flow: Flow) -> Diagram:

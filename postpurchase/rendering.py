@@ -156,8 +156,9 @@ def render_content(content, context: dict[str, Any]) -> RenderedEmail:
     where = f"{content.template.slug if content.template_id else '?'} [{content.language}]"
     with translation.override(content.language):
         try:
-            subject = one_line(subject_t.render(Context(context)))[:300]
-            preheader = one_line(preheader_t.render(Context(context)))
+            # Plain text: a Context autoescapes unless told otherwise, whatever the engine says.
+            subject = one_line(subject_t.render(Context(context, autoescape=False)))[:300]
+            preheader = one_line(preheader_t.render(Context(context, autoescape=False)))
         except Exception as exc:
             raise _error(exc, f"subject of {where}", content.language) from exc
         body_context = {**context, "preheader": preheader}

@@ -59,6 +59,12 @@ enrollment_exited = Signal()
 enrollment_completed = Signal()
 #: provides args: contact, message (or None), source ("one_click" or "link")
 unsubscribed = Signal()
+#: provides args: action (str, the SignalStep's action), enrollment, contact, snapshot
+#: (dict, the order), step (the SignalStep). Sent at most once per (enrollment, step),
+#: by the worker running the flow; a receiver that raises is logged and the flow goes
+#: on. Make receivers idempotent-safe (e.g. key your own record on enrollment.pk and
+#: step.pk): a shop-side retry or a re-run of your own code must not act twice.
+step_action = Signal()
 
 
 def emit(signal: Signal, sender, **kwargs) -> None:

@@ -11,11 +11,18 @@ from django.core import mail
 
 from postpurchase import clock
 
+CHROMIUM = "/usr/bin/chromium"
+
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "postgresql"))
     with_redis = os.environ.get("POSTPURCHASE_TEST_REDIS") == "1"
+    has_browser = os.path.exists(CHROMIUM)
+    if not has_browser and os.environ.get("POSTPURCHASE_REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"browser tests required but {CHROMIUM} is missing")
     for item in items:
+        if "browser" in item.keywords and not has_browser:
+            item.add_marker(pytest.mark.skip(reason=f"needs Debian's chromium at {CHROMIUM}"))
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs DATABASE_URL=postgres://..."))
         if "redis" in item.keywords and not (with_redis and on_postgres):

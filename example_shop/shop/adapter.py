@@ -7,11 +7,14 @@ from typing import Any
 
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.crypto import salted_hmac
 
 from postpurchase.adapters import BaseAdapter
 from postpurchase.conf import site_url
 
 from .models import Order, OrderItem, Product, Review
+from .tips import category_tips
 
 # The shop keeps no timezone per customer; the language is a good enough guess for
 # the send-window logic (Russian -> Moscow, Ukrainian -> Kyiv).
@@ -35,6 +38,14 @@ def product_url(product: Product) -> str:
     return absolute(product.get_absolute_url())
 
 
+def referral_url(email: str) -> str:
+    """The customer's personal "recommend us" link (the referral-invite recipe's
+    ``referral_url``): the home page with a code derived from their address. The demo
+    shop only builds the link; crediting referred orders is up to a real shop."""
+    code = salted_hmac("shop.referral", email.strip().lower()).hexdigest()[:12]
+    return f"{absolute(reverse('shop:home'))}?ref={code}"
+
+
 class ShopAdapter(BaseAdapter):
     def order_snapshot(self, order: Order) -> dict[str, Any]:
         items = []
@@ -52,6 +63,8 @@ class ShopAdapter(BaseAdapter):
                     "image_url": absolute(product.image_url) if product is not None else "",
                     "url": url,
                     "review_url": url + "#review" if url else "",
+                    # Care advice for the usage-tips recipe, in the order's language.
+                    "tips": category_tips(item.category_name, order.locale),
                 }
             )
         return {
@@ -79,6 +92,7 @@ class ShopAdapter(BaseAdapter):
             ),
             "tracking_url": order.tracking_url,
             "order_url": absolute(order.shareable_url()),
+            "referral_url": referral_url(order.email),
         }
 
     def review_snapshot(self, review: Review) -> dict[str, Any]:

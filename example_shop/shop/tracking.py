@@ -6,9 +6,14 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 import postpurchase
 from postpurchase.exceptions import PostpurchaseError
+
+from .adapter import absolute, money, product_url
+from .cart import CartLine
+from .models import Product
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +30,43 @@ def track_customer_event(
     email = getattr(user, "email", "") if user is not None and user.is_authenticated else ""
     if not email:
         return
+    # The name lets the emails greet a customer who has not ordered yet.
+    contact = {"first_name": user.first_name, "last_name": user.last_name}
     try:
-        postpurchase.track(name, email=email, obj=obj, data=data or {})
+        postpurchase.track(name, email=email, obj=obj, data=data or {}, contact=contact)
     except PostpurchaseError:
         logger.exception("postpurchase.track(%r) failed for %s", name, email)
+
+
+def product_data(product: Product) -> dict[str, Any]:
+    """A product as ``product_viewed`` data: what the browse-abandonment emails show."""
+    return {
+        "sku": product.sku,
+        "name": product.name,
+        "category": product.category.name,
+        "price": money(product.price),
+        "currency": product.currency,
+        "url": product_url(product),
+        "image_url": absolute(product.image_url),
+    }
+
+
+def cart_data(lines: list[CartLine]) -> dict[str, Any]:
+    """A cart as ``cart_updated`` data: what the cart-abandonment emails show."""
+    return {
+        "items": [
+            {
+                "sku": line.product.sku,
+                "name": line.product.name,
+                "qty": line.qty,
+                "price": money(line.product.price),
+                "total": money(line.total),
+                "url": product_url(line.product),
+                "image_url": absolute(line.product.image_url),
+            }
+            for line in lines
+        ],
+        "subtotal": money(sum(line.total for line in lines)),
+        "currency": lines[0].product.currency if lines else "",
+        "cart_url": absolute(reverse("shop:cart")),
+    }

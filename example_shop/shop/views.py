@@ -11,13 +11,12 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .adapter import product_url
 from .cart import Cart
 from .checkout import CheckoutError, place_order
 from .forms import CartQuantityForm, CheckoutForm, ReviewForm
 from .models import Category, Order, Product
 from .reviews import submit_review
-from .tracking import track_customer_event
+from .tracking import cart_data, product_data, track_customer_event
 
 # Orders this browser placed as a guest may be viewed without a login.
 PLACED_ORDERS_KEY = "placed_orders"
@@ -59,14 +58,7 @@ def product(request: HttpRequest, slug: str) -> HttpResponse:
             request,
             "product_viewed",
             obj=item,
-            data={
-                "sku": item.sku,
-                "name": item.name,
-                "category": item.category.name,
-                "price": str(item.price),
-                "currency": item.currency,
-                "url": product_url(item),
-            },
+            data=product_data(item),
         )
     reviews = item.reviews.all()
     stats = reviews.aggregate(avg=Avg("rating"), n=Count("pk"))
@@ -195,16 +187,10 @@ def _customer_initial(request: HttpRequest) -> dict[str, str]:
 
 
 def _cart_changed(request: HttpRequest, cart: Cart) -> None:
+    """``cart_updated`` with the whole cart while it has lines, ``cart_emptied`` once it
+    has none (the cart-abandonment recipe starts on the first and ends on the second)."""
     lines = cart.lines()
-    track_customer_event(
-        request,
-        "cart_updated",
-        data={
-            "items": [
-                {"sku": line.product.sku, "name": line.product.name, "qty": line.qty}
-                for line in lines
-            ],
-            "subtotal": str(sum(line.total for line in lines)),
-            "currency": lines[0].product.currency if lines else "",
-        },
-    )
+    if not lines:
+        track_customer_event(request, "cart_emptied")
+        return
+    track_customer_event(request, "cart_updated", data=cart_data(lines))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from .. import clock, signals
 from ..models import Contact, Enrollment, Event, Flow, normalize_email
@@ -60,13 +60,39 @@ def record_event(
     )
     signals.emit(signals.event_tracked, Event, event=event)
     exit_for_event(event)
+    wake_event_waiters(event)
     enrol(event)
     return event
+
+
+def wake_event_waiters(event: Event) -> int:
+    """Make the contact's enrollments that wait at a DelayStep for this event due now,
+    so they go on at once instead of at their next poll. The step itself decides
+    whether the event counts (same order, after the start)."""
+    from ..models import DelayStep
+
+    waiting = DelayStep.objects.filter(
+        relative_to=DelayStep.RelativeTo.EVENT, event_name=event.name
+    ).values("pk")
+    woken = list(
+        Enrollment.objects.filter(
+            contact=event.contact, status=Enrollment.Status.ACTIVE, step_id__in=waiting
+        ).values_list("pk", flat=True)
+    )
+    if woken:
+        Enrollment.objects.filter(pk__in=woken, status=Enrollment.Status.ACTIVE).update(
+            due_at=clock.now()
+        )
+        wake_on_commit(woken)
+    return len(woken)
 
 
 def dedupe_key(flow: Flow, event: Event) -> str:
     if flow.reentry == Flow.Reentry.ONCE_PER_CONTACT:
         return f"contact:{event.contact_id}"
+    if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD:
+        # Unique per event; the period itself is checked by enrolled_within_period().
+        return f"period:{event.contact_id}:{event.pk}"
     if flow.reentry == Flow.Reentry.ONCE_PER_ORDER and event.order_ref:
         return f"order:{event.order_ref}"
     # Every time, or once per order for an event without an order: the event is the key.
@@ -99,6 +125,11 @@ def enrol(event: Event) -> list[Enrollment]:
             # A savepoint, so a duplicate does not break the caller's transaction; on
             # PostgreSQL a concurrent insert of the same key waits here for the other.
             with transaction.atomic():
+                if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD and enrolled_within_period(
+                    flow, event
+                ):
+                    logger.debug("%s was enrolled in %s within its period", event.contact, flow)
+                    continue
                 enrollment.save(force_insert=True)
         except IntegrityError:
             logger.debug(
@@ -110,6 +141,31 @@ def enrol(event: Event) -> list[Enrollment]:
     if created:
         wake_on_commit([e.pk for e in created])
     return created
+
+
+def enrolled_within_period(flow: Flow, event: Event) -> bool:
+    """Has the contact an enrollment in ``flow`` triggered less than ``reentry_days``
+    before (or after: events may be recorded late) this event?
+
+    A period key such as floor(days / N) would let two enrolments a minute apart
+    straddle a boundary, so the period is checked against real enrollments instead.
+    The contact's row is locked first (FOR UPDATE where the database has it), so two
+    concurrent events of one contact enrol one after the other and the second sees the
+    first. Residual race: at REPEATABLE READ (MySQL's default) the second transaction
+    may read a snapshot older than the first's commit and enrol too.
+    """
+    days = flow.reentry_days or 0
+    if days <= 0:
+        return False
+    if connection.features.has_select_for_update:
+        list(Contact.objects.select_for_update().filter(pk=event.contact_id).values("pk"))
+    period = timedelta(days=days)
+    return Enrollment.objects.filter(
+        flow=flow,
+        contact_id=event.contact_id,
+        triggered_at__gt=event.occurred_at - period,
+        triggered_at__lt=event.occurred_at + period,
+    ).exists()
 
 
 def exit_for_event(event: Event) -> int:

@@ -6,9 +6,11 @@ from .enrollments import Enrollment
 from .events import Event
 from .flows import Flow
 from .messages import Message
-from .steps import DelayStep, EmailStep, Step
+from .records import StepRecord
+from .steps import ConditionStep, DelayStep, EmailStep, NotifyStaffStep, SignalStep, Step
 
 __all__ = [
+    "ConditionStep",
     "Contact",
     "DelayStep",
     "EmailContent",
@@ -18,6 +20,9 @@ __all__ = [
     "Event",
     "Flow",
     "Message",
+    "NotifyStaffStep",
+    "SignalStep",
     "Step",
+    "StepRecord",
     "normalize_email",
 ]

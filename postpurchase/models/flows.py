@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,7 @@ class Flow(models.Model):
         ONCE_PER_ORDER = "once_per_order", _("Once per order")
         ONCE_PER_CONTACT = "once_per_contact", _("Once per contact")
         EVERY_TIME = "every_time", _("Every time the trigger fires")
+        ONCE_PER_PERIOD = "once_per_period", _("At most once per N days per contact")
 
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
@@ -31,6 +33,15 @@ class Flow(models.Model):
     )
     reentry = models.CharField(
         _("re-entry"), max_length=20, choices=Reentry.choices, default=Reentry.ONCE_PER_ORDER
+    )
+    reentry_days = models.PositiveIntegerField(
+        _("re-entry period (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            'With "at most once per N days": a contact enrolled within this many days is '
+            "not enrolled again."
+        ),
     )
     exit_events = models.JSONField(
         _("exit events"),
@@ -51,6 +62,14 @@ class Flow(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # reentry_days is ignored by the other re-entry modes (kept, so switching back
+        # and forth does not lose it).
+        if self.reentry == self.Reentry.ONCE_PER_PERIOD and not self.reentry_days:
+            raise ValidationError(
+                {"reentry_days": _("Set the number of days (1 or more) for this re-entry.")}
+            )
 
     @property
     def is_live(self) -> bool:

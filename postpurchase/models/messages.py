@@ -55,6 +55,10 @@ class Message(models.Model):
     error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # First open and first click. Nothing fills them yet: open/click tracking (ESP
+    # webhooks) comes in a later release. ConditionStep's opened/clicked checks read them.
+    opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
+    clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("message")

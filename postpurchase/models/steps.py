@@ -11,18 +11,23 @@ with its Message row.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from polymorphic.models import PolymorphicModel
 
-from ..results import Fail, Next, StepResult, Wait
+from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
+from ..windows import ALL_WEEKDAYS, next_allowed, zone
 
 if TYPE_CHECKING:
     from ..engine.context import StepContext
+    from .enrollments import Enrollment
+    from .events import Event
 
 logger = logging.getLogger("postpurchase.engine")
 
@@ -60,18 +65,77 @@ class Step(PolymorphicModel):
         return results
 
 
+def validate_weekdays(value: str) -> None:
+    """Digits 0-6 (Monday = 0), each at most once, at least one."""
+    if not value or any(c not in ALL_WEEKDAYS for c in value) or len(set(value)) != len(value):
+        raise ValidationError(
+            _('Weekdays must be digits 0-6 (Monday = 0), each once, e.g. "01234" for Mon-Fri.'),
+            code="invalid_weekdays",
+        )
+
+
 class DelayStep(Step):
-    """Wait a while, counted from the trigger event or from reaching this step."""
+    """Wait a while, counted from the trigger event, from reaching this step, or from
+    another event (e.g. 5 days after ``order_delivered``); optionally end the wait only
+    inside a send window (local hours and weekdays of the contact)."""
 
     class RelativeTo(models.TextChoices):
         TRIGGER = "trigger", _("the trigger event")
         PREVIOUS = "previous", _("the previous step")
+        EVENT = "event", _("another event (below)")
+
+    class OnTimeout(models.TextChoices):
+        CONTINUE = "continue", _("continue with the next step")
+        EXIT = "exit", _("exit the flow")
+
+    #: While waiting for an event, look again at least this often, in case the wake-up
+    #: that ``record_event`` gives was lost (e.g. it raced with a running worker).
+    EVENT_POLL = timedelta(hours=1)
 
     days = models.PositiveIntegerField(_("days"), default=0)
     hours = models.PositiveIntegerField(_("hours"), default=0)
     minutes = models.PositiveIntegerField(_("minutes"), default=0)
     relative_to = models.CharField(
         _("counted from"), max_length=10, choices=RelativeTo.choices, default=RelativeTo.PREVIOUS
+    )
+    event_name = models.CharField(
+        _("event"),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            'With "counted from another event": the event to wait for, e.g. '
+            "order_delivered. It must be the same contact's, about the same order if both "
+            "have one, and happen after the enrollment started."
+        ),
+    )
+    max_wait_days = models.PositiveIntegerField(_("wait for the event at most (days)"), default=30)
+    max_wait_hours = models.PositiveIntegerField(
+        _("... and hours (0-23)"), default=0, validators=[MaxValueValidator(23)]
+    )
+    on_timeout = models.CharField(
+        _("if the event does not come"),
+        max_length=10,
+        choices=OnTimeout.choices,
+        default=OnTimeout.EXIT,
+    )
+    window_start_hour = models.PositiveSmallIntegerField(
+        _("send window from (hour)"),
+        default=0,
+        validators=[MaxValueValidator(23)],
+        help_text=_("Local time of the contact, 0-23."),
+    )
+    window_end_hour = models.PositiveSmallIntegerField(
+        _("send window until (hour)"),
+        default=24,
+        validators=[MaxValueValidator(24)],
+        help_text=_("Local time of the contact, 1-24 (exclusive). 0-24: any hour."),
+    )
+    weekdays = models.CharField(
+        _("send on weekdays"),
+        max_length=7,
+        default=ALL_WEEKDAYS,
+        validators=[validate_weekdays],
+        help_text=_('Digits, Monday = 0 ... Sunday = 6: "0123456" every day, "01234" Mon-Fri.'),
     )
 
     class Meta:
@@ -82,17 +146,117 @@ class DelayStep(Step):
     def duration(self) -> timedelta:
         return timedelta(days=self.days, hours=self.hours, minutes=self.minutes)
 
+    @property
+    def max_wait(self) -> timedelta:
+        return timedelta(days=self.max_wait_days, hours=self.max_wait_hours)
+
+    @property
+    def has_window(self) -> bool:
+        return (
+            (self.window_start_hour or 0) > 0
+            or (24 if self.window_end_hour is None else self.window_end_hour) < 24
+            or set(self.weekdays or ALL_WEEKDAYS) != set(ALL_WEEKDAYS)
+        )
+
     def clean(self) -> None:
-        if self.duration <= timedelta(0):
-            raise ValidationError(_("A delay must last at least one minute."))
+        errors: dict[str, list[str]] = {}
+        waits_for_event = self.relative_to == self.RelativeTo.EVENT
+        if waits_for_event:
+            if not self.event_name.strip():
+                errors.setdefault("event_name", []).append(
+                    _("Name the event to wait for, e.g. order_delivered.")
+                )
+            if self.max_wait <= timedelta(0):
+                errors.setdefault("max_wait_days", []).append(
+                    _("Set how long to wait for the event (at least one hour).")
+                )
+        elif self.event_name.strip():
+            errors.setdefault("event_name", []).append(
+                _('An event is used only when the delay is counted from "another event".')
+            )
+        start, end = self.window_start_hour, self.window_end_hour
+        if start is not None and end is not None and start >= end:
+            errors.setdefault("window_end_hour", []).append(
+                _("The send window must end after it starts (e.g. from 9 until 18).")
+            )
+        # A zero delay makes sense only as "at the event" or "at the next allowed moment".
+        if self.duration <= timedelta(0) and not waits_for_event and not self.has_window:
+            errors.setdefault("days", []).append(
+                _("A delay must last at least one minute (or set a send window).")
+            )
+        if errors:
+            raise ValidationError(errors)
+        self.event_name = self.event_name.strip()
+        self.weekdays = "".join(sorted(self.weekdays))
 
     def execute(self, ctx: StepContext) -> StepResult:
+        if self.relative_to == self.RelativeTo.EVENT:
+            return self._after_event(ctx)
         if self.relative_to == self.RelativeTo.TRIGGER:
             anchor = ctx.enrollment.triggered_at
         else:
             anchor = ctx.enrollment.step_entered_at
-        until = anchor + self.duration
+        return self._until(ctx, anchor + self.duration)
+
+    def _until(self, ctx: StepContext, until: datetime) -> StepResult:
+        """Go on at ``until``, moved into the send window if there is one."""
+        if self.has_window:
+            until = next_allowed(
+                until,
+                self._zone(ctx),
+                self.window_start_hour,
+                self.window_end_hour,
+                self.weekdays,
+            )
         return Next() if ctx.now >= until else Wait(until)
+
+    def _zone(self, ctx: StepContext):
+        key = ("tz", ctx.contact.timezone)
+        if key not in ctx.batch.cache:
+            ctx.batch.cache[key] = zone(ctx.contact.timezone)
+        return ctx.batch.cache[key]
+
+    def _after_event(self, ctx: StepContext) -> StepResult:
+        enrollment = ctx.enrollment
+        # The wait for the event begins when the enrollment reaches this step; an event
+        # that came earlier (since the trigger) counts at once.
+        deadline = enrollment.step_entered_at + self.max_wait
+        event = self.find_event(enrollment, before=deadline)
+        if event is not None:
+            return self._until(ctx, event.occurred_at + self.duration)
+        if ctx.now < deadline:
+            # record_event wakes waiting enrollments when the event arrives; the poll is
+            # only the fallback, so no enrollment spins.
+            return Wait(min(deadline, ctx.now + self.EVENT_POLL))
+        if self.on_timeout == self.OnTimeout.CONTINUE:
+            return self._until(ctx, deadline)
+        return Exit(f"no {self.event_name} within {_describe(self.max_wait)}")
+
+    def find_event(self, enrollment: Enrollment, before: datetime) -> Event | None:
+        """The first ``event_name`` event of the enrollment's contact after the trigger
+        (not the trigger itself) and not after ``before``, about the same order if both
+        have an order reference."""
+        from .events import Event
+
+        events = Event.objects.filter(
+            contact_id=enrollment.contact_id,
+            name=self.event_name,
+            occurred_at__gte=enrollment.triggered_at,
+            occurred_at__lte=before,
+        )
+        if enrollment.trigger_event_id is not None:
+            events = events.exclude(pk=enrollment.trigger_event_id)
+        if enrollment.order_ref:
+            events = events.filter(Q(order_ref="") | Q(order_ref=enrollment.order_ref))
+        return events.only("pk", "occurred_at").order_by("occurred_at", "pk").first()
+
+
+def _describe(span: timedelta) -> str:
+    days, hours = span.days, span.seconds // 3600
+    parts = [f"{days} day{'s' if days != 1 else ''}"] if days else []
+    if hours or not parts:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    return " ".join(parts)
 
 
 class EmailStep(Step):
@@ -123,3 +287,192 @@ class EmailStep(Step):
         from ..delivery import send_step_emails
 
         return send_step_emails(self, contexts)
+
+
+class ConditionStep(Step):
+    """Check one thing about the enrollment, then continue, jump to a step, or exit,
+    depending on the answer. The check's parameters are typed fields; ``clean()``
+    validates the ones the chosen check uses."""
+
+    class Check(models.TextChoices):
+        ORDERED_AGAIN = "ordered_again", _("the customer ordered again since enrolling")
+        OPENED = "opened", _("an earlier email of this flow was opened")
+        CLICKED = "clicked", _("an earlier email of this flow was clicked")
+        ORDER_TOTAL = "order_total", _("the order total compares to an amount")
+        ORDER_CONTAINS = "order_contains", _("the order contains a category or SKU")
+        ITEM_FIELD_PRESENT = "item_field_present", _("an item of the order has a field")
+        CONTACT_ATTRIBUTE = "contact_attribute", _("a contact attribute compares to a value")
+        RANDOM_PERCENT = "random_percent", _("random: true for a percentage (A/B split)")
+
+    class Action(models.TextChoices):
+        CONTINUE = "continue", _("continue with the next step")
+        JUMP = "jump", _("jump to a step")
+        EXIT = "exit", _("exit the flow")
+
+    class Operator(models.TextChoices):
+        EQ = "==", _("equals")
+        NE = "!=", _("does not equal")
+        GT = ">", _("greater than")
+        GE = ">=", _("at least")
+        LT = "<", _("less than")
+        LE = "<=", _("at most")
+        CONTAINS = "contains", _("contains")
+        IS_SET = "is_set", _("is set")
+
+    #: Operators that compare numbers (the order total accepts only these).
+    NUMERIC_OPERATORS = ("==", "!=", ">", ">=", "<", "<=")
+
+    condition = models.CharField(_("condition"), max_length=20, choices=Check.choices)
+    field = models.CharField(
+        _("field"),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            '"order contains": category or sku. "item field present": the item key, e.g. '
+            'tips. "contact attribute": the attribute name.'
+        ),
+    )
+    operator = models.CharField(_("operator"), max_length=10, choices=Operator.choices, blank=True)
+    value = models.CharField(
+        _("value"),
+        max_length=200,
+        blank=True,
+        help_text=_("The category, SKU or attribute value to compare with."),
+    )
+    amount = models.DecimalField(
+        _("amount"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("For the order total, in the order's currency."),
+    )
+    percent = models.PositiveSmallIntegerField(
+        _("percent"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text=_(
+            "For the random split: the share of enrollments (0-100) that take "
+            '"then". The same enrollment always gets the same answer.'
+        ),
+    )
+    then_action = models.CharField(
+        _("if true"), max_length=10, choices=Action.choices, default=Action.CONTINUE
+    )
+    then_step = models.ForeignKey(
+        Step,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("if true, jump to"),
+    )
+    then_reason = models.CharField(_("if true, exit reason"), max_length=200, blank=True)
+    else_action = models.CharField(
+        _("if false"), max_length=10, choices=Action.choices, default=Action.CONTINUE
+    )
+    else_step = models.ForeignKey(
+        Step,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("if false, jump to"),
+    )
+    else_reason = models.CharField(_("if false, exit reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("condition")
+        verbose_name_plural = _("conditions")
+
+    def clean(self) -> None:
+        from ..conditions import validate_condition
+
+        validate_condition(self)
+
+    def execute(self, ctx: StepContext) -> StepResult:
+        from ..conditions import evaluate
+
+        if evaluate(self, ctx):
+            return self._act(ctx, True, self.then_action, self.then_step_id, self.then_reason)
+        return self._act(ctx, False, self.else_action, self.else_step_id, self.else_reason)
+
+    def _act(
+        self, ctx: StepContext, answer: bool, action: str, target_id: int | None, reason: str
+    ) -> StepResult:
+        if action == self.Action.EXIT:
+            return Exit(reason or f"condition {self.condition} was {'true' if answer else 'false'}")
+        if action == self.Action.JUMP:
+            # The target as the engine holds it (a real subclass instance of this flow).
+            index = ctx.batch.step_index(ctx.enrollment.flow_id).get(target_id)
+            if index is None:
+                which = "then" if answer else "else"
+                return Fail(
+                    f"Step {self}: the {which} jump target was deleted or is in another "
+                    "flow; fix the condition and retry."
+                )
+            return JumpTo(ctx.batch.steps(ctx.enrollment.flow_id)[index])
+        return Next()
+
+
+class NotifyStaffStep(Step):
+    """Email the shop's team (e.g. customer service) about this order: a plain-text
+    email whose subject and body are Django templates. Sent at most once per
+    enrollment; a send error is retried with the delivery backoff."""
+
+    recipients = models.CharField(
+        _("recipients"),
+        max_length=1000,
+        blank=True,
+        help_text=_('Comma-separated addresses. Empty: POSTPURCHASE["STAFF_EMAILS"].'),
+    )
+    subject = models.CharField(
+        _("subject"),
+        max_length=300,
+        help_text=_("A Django template, e.g. Order {{ order.number }} needs a look."),
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Plain text, a Django template. It sees order, contact, enrollment, flow, "
+            "event, admin_url and site_url."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("notify staff")
+        verbose_name_plural = _("notify staff")
+
+    def clean(self) -> None:
+        from ..actions import validate_notify_staff
+
+        validate_notify_staff(self)
+
+    def execute(self, ctx: StepContext) -> StepResult:
+        from ..actions import notify_staff
+
+        return notify_staff(self, ctx)
+
+
+class SignalStep(Step):
+    """Send the ``postpurchase.signals.step_action`` signal with a named action, for
+    shop code (e.g. award bonus points). Fired at most once per enrollment."""
+
+    action = models.SlugField(
+        _("action"),
+        max_length=100,
+        help_text=_(
+            "The name your receiver acts on, e.g. award-bonus-points. Receivers of "
+            "postpurchase.signals.step_action get it as action."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("signal")
+        verbose_name_plural = _("signals")
+
+    def execute(self, ctx: StepContext) -> StepResult:
+        from ..actions import fire_signal
+
+        return fire_signal(self, ctx)

@@ -24,7 +24,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ..exceptions import FlowDefinitionError
-from ..models import DelayStep, EmailContent, EmailStep, EmailTemplate, Flow, Step
+from ..models import (
+    ConditionStep,
+    DelayStep,
+    EmailContent,
+    EmailStep,
+    EmailTemplate,
+    Flow,
+    NotifyStaffStep,
+    SignalStep,
+    Step,
+)
 from .catalog import CATALOG
 
 EMAILS_DIR = Path(__file__).parent / "emails"
@@ -32,7 +42,13 @@ EMAILS_DIR = Path(__file__).parent / "emails"
 RECIPES: dict[str, dict[str, Any]] = {recipe["slug"]: recipe for recipe in CATALOG}
 
 #: Step "type" names a recipe may use -> Step model. ``register_step_type`` adds more.
-STEP_TYPES: dict[str, type[Step]] = {"email": EmailStep, "delay": DelayStep}
+STEP_TYPES: dict[str, type[Step]] = {
+    "email": EmailStep,
+    "delay": DelayStep,
+    "condition": ConditionStep,
+    "notify_staff": NotifyStaffStep,
+    "signal": SignalStep,
+}
 
 
 def register_recipe(recipe: dict[str, Any]) -> None:
@@ -105,6 +121,7 @@ def install(slug: str, *, live: bool = False) -> Flow:
             "description": recipe.get("description", ""),
             "trigger": recipe["trigger"],
             "reentry": recipe.get("reentry", Flow.Reentry.ONCE_PER_ORDER),
+            "reentry_days": recipe.get("reentry_days"),
             "exit_events": list(recipe.get("exit_events", [])),
         },
     )

@@ -10,7 +10,19 @@ from typing import Any
 import factory
 
 from .. import clock
-from ..models import Contact, DelayStep, EmailContent, EmailStep, EmailTemplate, Enrollment, Flow
+from ..models import (
+    ConditionStep,
+    Contact,
+    DelayStep,
+    EmailContent,
+    EmailStep,
+    EmailTemplate,
+    Enrollment,
+    Event,
+    Flow,
+    NotifyStaffStep,
+    SignalStep,
+)
 
 
 def order_snapshot(items: int = 2, **overrides: Any) -> dict[str, Any]:
@@ -128,6 +140,50 @@ class DelayStepFactory(factory.django.DjangoModelFactory):
     position = factory.Sequence(lambda n: n + 1)
     days = 1
     relative_to = DelayStep.RelativeTo.PREVIOUS
+
+
+class ConditionStepFactory(factory.django.DjangoModelFactory):
+    """A condition; pass ``condition`` and its parameters (``field``, ``value``, ...)."""
+
+    class Meta:
+        model = ConditionStep
+
+    flow = factory.SubFactory(FlowFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    condition = ConditionStep.Check.ORDERED_AGAIN
+    then_action = ConditionStep.Action.EXIT
+    else_action = ConditionStep.Action.CONTINUE
+
+
+class NotifyStaffStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = NotifyStaffStep
+
+    flow = factory.SubFactory(FlowFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    recipients = "team@example.com"
+    subject = "Order {{ order.number }} from {{ contact.email }}"
+    body = "{{ contact.first_name }} ordered {{ order.total }}.\n{{ admin_url }}"
+
+
+class SignalStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SignalStep
+
+    flow = factory.SubFactory(FlowFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    action = "award-bonus-points"
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    """A stored event (no enrolment or exits: use ``postpurchase.track`` for those)."""
+
+    class Meta:
+        model = Event
+
+    contact = factory.SubFactory(ContactFactory)
+    name = "order_placed"
+    occurred_at = factory.LazyFunction(clock.now)
 
 
 class EnrollmentFactory(factory.django.DjangoModelFactory):

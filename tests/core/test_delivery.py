@@ -272,3 +272,12 @@ def test_staff_exit_stops_the_series(frozen):
     engine.run_due()
     assert Message.objects.count() == 0
     assert engine.exit_enrollment(enrollment) is False
+
+
+def test_subject_is_plain_text_not_html_escaped(frozen):
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow)
+    EnrollmentFactory(flow=flow, contact__first_name="O'Brien & Co <3")
+    engine.run_due()
+    assert mail.outbox[0].subject.endswith("for O'Brien & Co <3")
+    assert "O&#x27;Brien &amp; Co &lt;3" in mail.outbox[0].alternatives[0][0]

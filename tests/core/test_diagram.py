@@ -17,7 +17,7 @@ def test_counts_follow_the_enrollments(default_flow, frozen, django_capture_on_c
     first, delay = diagram.nodes[0], diagram.nodes[1]
     assert (first.sent, first.waiting) == (2, 0)
     assert delay.waiting == 2
-    assert "2 days" in delay.summary
+    assert delay.summary == "2 d after the trigger event"
     run_clock(frozen)
     diagram = flow_diagram(default_flow)
     assert diagram.completed == 2
@@ -33,4 +33,4 @@ def test_an_order_placed_in_the_shop_shows_on_the_admin_diagram(
     body = page.content.decode()
     assert 'class="pp-diagram"' in body
     assert "1 enrolled" in body
-    assert "✉ 1 sent" in body
+    assert "1 sent" in body

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from example_shop.shop.adapter import ShopAdapter
+from example_shop.shop.tips import category_tips
 from postpurchase.adapters import clean_snapshot, get_adapter
 from postpurchase.conf import site_url
 
@@ -71,7 +72,23 @@ def test_order_snapshot_is_plain_json_with_the_documented_keys(order):
         "image_url": "",
         "url": site_url() + "/p/trekker-45/",
         "review_url": site_url() + "/p/trekker-45/#review",
+        "tips": category_tips("Backpacks", "ru"),
     }
+    assert item["tips"].startswith("Перед походом")  # in the order's language
+
+
+def test_snapshot_has_a_stable_personal_referral_url(order):
+    url = ShopAdapter().order_snapshot(order)["referral_url"]
+    assert url.startswith(site_url() + "/?ref=")
+    other = OrderFactory(number="BP-TEST2", email="Anna@Example.com")
+    assert ShopAdapter().order_snapshot(other)["referral_url"] == url
+    stranger = OrderFactory(number="BP-TEST3", email="boris@example.com")
+    assert ShopAdapter().order_snapshot(stranger)["referral_url"] != url
+
+
+def test_items_of_a_category_without_tips_get_none(order):
+    assert category_tips("Gift cards", "en") == ""
+    assert category_tips("Tents", "de")  # unknown language: English
 
 
 def test_order_url_in_snapshot_opens_the_order_page(order):

@@ -79,5 +79,18 @@ def test_cart_update_is_tracked_for_logged_in_customer(client, product, customer
     client.post(reverse("shop:cart_add", args=[product.pk]), {"qty": 2})
     assert [name for name, _ in calls] == ["cart_updated"]
     data = calls[0][1]["data"]
-    assert data["items"] == [{"sku": "BP-TRK-45", "name": "Trekker 45 L", "qty": 2}]
+    [line] = data["items"]
+    assert (line["sku"], line["name"], line["qty"]) == ("BP-TRK-45", "Trekker 45 L", 2)
+    assert (line["price"], line["total"]) == ("4990.00", "9980.00")
+    assert line["url"].startswith("http")
     assert data["subtotal"] == "9980.00"
+    assert data["cart_url"].startswith("http") and data["cart_url"].endswith("/cart/")
+
+
+def test_emptying_the_cart_is_tracked_as_cart_emptied(client, product, customer, monkeypatch):
+    calls = []
+    monkeypatch.setattr(postpurchase, "track", lambda name, **kw: calls.append((name, kw)))
+    client.force_login(customer)
+    client.post(reverse("shop:cart_add", args=[product.pk]))
+    client.post(reverse("shop:cart_remove", args=[product.pk]))
+    assert [name for name, _ in calls] == ["cart_updated", "cart_emptied"]

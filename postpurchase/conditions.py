@@ -1,0 +1,245 @@
+"""ConditionStep's checks: validating their parameters and evaluating them.
+
+Each check is a function ``(step, ctx) -> bool``. Every check reads only data that a
+re-run sees again (the snapshot, events and messages up to now, a hash), so a condition
+that runs twice for the same enrollment takes the same branch unless the world changed
+in between (a new order, an open), which is what the check asks about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from .models import ConditionStep, Event, Message, Step
+
+if TYPE_CHECKING:
+    from .engine.context import StepContext
+
+Check = ConditionStep.Check
+Action = ConditionStep.Action
+
+#: The event name ``ordered_again`` looks for.
+ORDER_EVENT = "order_placed"
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def validate_condition(step: ConditionStep) -> None:
+    """Raise ValidationError (keyed by field) if ``step``'s check or branches are
+    incomplete or inconsistent. Parameters the check does not use are left alone."""
+    errors: dict[str, list[str]] = {}
+
+    def error(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    check = step.condition
+    operator = step.operator
+    if check == Check.ORDER_TOTAL:
+        if operator not in ConditionStep.NUMERIC_OPERATORS:
+            error("operator", _("Choose one of ==, !=, >, >=, <, <= to compare the total."))
+        if step.amount is None:
+            error("amount", _("Enter the amount to compare the order total with."))
+    elif check == Check.ORDER_CONTAINS:
+        if (step.field or "").strip().lower() not in ("category", "sku"):
+            error("field", _('Enter "category" or "sku": what to look for in the items.'))
+        if not (step.value or "").strip():
+            error("value", _("Enter the category or SKU to look for."))
+    elif check == Check.ITEM_FIELD_PRESENT:
+        if not (step.field or "").strip():
+            error("field", _("Enter the item key to look for, e.g. tips."))
+    elif check == Check.CONTACT_ATTRIBUTE:
+        if not (step.field or "").strip():
+            error("field", _("Enter the contact attribute's name."))
+        if operator not in ConditionStep.Operator.values:
+            error("operator", _("Choose how to compare the attribute."))
+        elif operator != ConditionStep.Operator.IS_SET and not (step.value or "").strip():
+            error("value", _("Enter the value to compare the attribute with."))
+    elif check == Check.RANDOM_PERCENT:
+        if step.percent is None or not 0 <= step.percent <= 100:
+            error("percent", _("Enter a percentage from 0 to 100."))
+    elif check not in Check.values:
+        error("condition", _("Choose a condition."))
+
+    for prefix in ("then", "else"):
+        action = getattr(step, f"{prefix}_action")
+        target_id = getattr(step, f"{prefix}_step_id")
+        field = f"{prefix}_step"
+        if action == Action.JUMP:
+            if target_id is None:
+                error(field, _("Choose the step to jump to."))
+                continue
+            if step.pk is not None and target_id == step.pk:
+                error(field, _("A condition cannot jump to itself."))
+                continue
+            target_flow = (
+                Step.objects.non_polymorphic()
+                .filter(pk=target_id)
+                .values_list("flow_id", flat=True)
+                .first()
+            )
+            if target_flow is None or target_flow != step.flow_id:
+                error(field, _("The step to jump to must belong to this flow."))
+        elif target_id is not None:
+            error(field, _("A step to jump to is used only with the action “jump”."))
+    if errors:
+        raise ValidationError(errors)
+    step.field = (step.field or "").strip()
+    step.value = (step.value or "").strip()
+
+
+# --- evaluation ----------------------------------------------------------------------
+
+
+def evaluate(step: ConditionStep, ctx: StepContext) -> bool:
+    """The answer of ``step``'s check for the enrollment in ``ctx``."""
+    try:
+        check = CHECKS[step.condition]
+    except KeyError:
+        raise ValueError(f"unknown condition {step.condition!r}") from None
+    return check(step, ctx)
+
+
+def _ordered_again(step: ConditionStep, ctx: StepContext) -> bool:
+    enrollment = ctx.enrollment
+    orders = Event.objects.filter(
+        contact_id=enrollment.contact_id,
+        name=ORDER_EVENT,
+        occurred_at__gt=enrollment.triggered_at,
+        # Only what has happened by now: a simulated clock may lag stored events.
+        occurred_at__lte=ctx.now,
+    )
+    if enrollment.trigger_event_id is not None:
+        orders = orders.exclude(pk=enrollment.trigger_event_id)
+    if enrollment.order_ref:
+        orders = orders.exclude(order_ref=enrollment.order_ref)
+    return orders.exists()
+
+
+def _message_flag(field: str) -> Callable[[ConditionStep, StepContext], bool]:
+    def check(step: ConditionStep, ctx: StepContext) -> bool:
+        # Messages of this enrollment are this flow's emails; tracking fills the field.
+        return Message.objects.filter(
+            enrollment_id=ctx.enrollment.pk, **{f"{field}__isnull": False}
+        ).exists()
+
+    return check
+
+
+def _order_total(step: ConditionStep, ctx: StepContext) -> bool:
+    total = _number(ctx.snapshot.get("total"))
+    if total is None or step.amount is None:
+        return False
+    return _compare(total, step.operator, Decimal(step.amount))
+
+
+def _items(ctx: StepContext) -> list[dict[str, Any]]:
+    items = ctx.snapshot.get("items") or []
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _order_contains(step: ConditionStep, ctx: StepContext) -> bool:
+    field = step.field.strip().lower()
+    wanted = step.value.strip()
+    for item in _items(ctx):
+        have = str(item.get(field) or "").strip()
+        if field == "category" and have.casefold() == wanted.casefold():
+            return True
+        if field == "sku" and have == wanted:
+            return True
+    return False
+
+
+def _item_field_present(step: ConditionStep, ctx: StepContext) -> bool:
+    return any(_is_set(item.get(step.field)) for item in _items(ctx))
+
+
+def _contact_attribute(step: ConditionStep, ctx: StepContext) -> bool:
+    attributes = ctx.contact.attributes if isinstance(ctx.contact.attributes, dict) else {}
+    present = step.field in attributes
+    have = attributes.get(step.field)
+    operator = step.operator
+    if operator == ConditionStep.Operator.IS_SET:
+        return present and _is_set(have)
+    if not present or have is None:
+        # A missing attribute equals nothing, so it "does not equal" any value.
+        return operator == ConditionStep.Operator.NE
+    if operator == ConditionStep.Operator.CONTAINS:
+        if isinstance(have, list | tuple):
+            return any(_as_text(v) == step.value for v in have)
+        return step.value.casefold() in _as_text(have).casefold()
+    left, right = _number(have), _number(step.value)
+    if left is not None and right is not None and not isinstance(have, bool):
+        return _compare(left, operator, right)
+    # Not both numbers: compare as text, case-insensitively (ISO dates order correctly).
+    return _compare(_as_text(have).casefold(), operator, step.value.casefold())
+
+
+def _random_percent(step: ConditionStep, ctx: StepContext) -> bool:
+    return bucket(ctx.enrollment.pk, step.pk) < (step.percent or 0) * 100
+
+
+def bucket(enrollment_id: int, step_id: int) -> int:
+    """A stable number 0-9999 for this (enrollment, step): the A/B split's dice, the
+    same on every run and every machine (unlike ``hash()``, which is salted)."""
+    digest = hashlib.sha256(f"postpurchase:{enrollment_id}:{step_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 10_000
+
+
+CHECKS: dict[str, Callable[[ConditionStep, StepContext], bool]] = {
+    Check.ORDERED_AGAIN: _ordered_again,
+    Check.OPENED: _message_flag("opened_at"),
+    Check.CLICKED: _message_flag("clicked_at"),
+    Check.ORDER_TOTAL: _order_total,
+    Check.ORDER_CONTAINS: _order_contains,
+    Check.ITEM_FIELD_PRESENT: _item_field_present,
+    Check.CONTACT_ATTRIBUTE: _contact_attribute,
+    Check.RANDOM_PERCENT: _random_percent,
+}
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _is_set(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value not in (None, [], {}, ())
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+def _number(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _compare(left: Any, operator: str, right: Any) -> bool:
+    if operator == "==":
+        return left == right
+    if operator == "!=":
+        return left != right
+    if operator == ">":
+        return left > right
+    if operator == ">=":
+        return left >= right
+    if operator == "<":
+        return left < right
+    if operator == "<=":
+        return left <= right
+    raise ValueError(f"operator {operator!r} does not compare values")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class StepRecord(models.Model):
+    """What a step with a side effect did for one enrollment: the guard against doing it
+    twice, like ``Message`` for emails. Written (and committed) before the side effect,
+    unique per (enrollment, step), so a re-run after a crash or a second worker finds it.
+
+    The primary key is a UUID so it can serve as an idempotency key towards other
+    systems (the staff email's ``Idempotency-Key`` header, say).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RETRYING = "retrying", _("Waiting to retry")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    enrollment = models.ForeignKey(
+        "postpurchase.Enrollment",
+        on_delete=models.CASCADE,
+        related_name="step_records",
+        verbose_name=_("enrollment"),
+    )
+    step = models.ForeignKey(
+        "postpurchase.Step",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="records",
+        verbose_name=_("step"),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("step record")
+        verbose_name_plural = _("step records")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], name="pp_step_record_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_id} for {self.enrollment_id}: {self.status}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from .exceptions import TemplateRenderError
@@ -42,6 +43,10 @@ def validate_flow(flow: Flow) -> list[Problem]:
     problems: list[Problem] = []
     if not flow.trigger.strip():
         problems.append(Problem("The flow has no trigger event."))
+    try:
+        flow.clean()  # re-entry period, trigger filter
+    except ValidationError as exc:
+        problems.extend(Problem(message) for message in exc.messages)
     steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
     if not steps:
         problems.append(Problem("The flow has no steps."))

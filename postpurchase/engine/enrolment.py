@@ -10,6 +10,7 @@ from django.db import IntegrityError, connection, transaction
 
 from .. import clock, signals
 from ..models import Contact, Enrollment, Event, Flow, normalize_email
+from ..trigger_filters import passes as passes_filter
 from .dispatch import wake_on_commit
 
 logger = logging.getLogger("postpurchase.engine")
@@ -108,6 +109,8 @@ def enrol(event: Event) -> list[Enrollment]:
     created: list[Enrollment] = []
     flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
+        if not passes_filter(flow, event.snapshot, event.contact):
+            continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()
         enrollment = Enrollment(
             flow=flow,

@@ -52,6 +52,47 @@ class Flow(models.Model):
             "order ends only that order's enrollments."
         ),
     )
+    # Trigger filter: only trigger events whose order (or contact) passes this check
+    # enrol. The same checks as a condition step, limited to what is known at enrolment.
+    filter_condition = models.CharField(
+        _("trigger filter"),
+        max_length=20,
+        blank=True,
+        choices=[
+            ("order_total", _("the order total compares to an amount")),
+            ("order_contains", _("the order contains a category or SKU")),
+            ("item_field_present", _("an item of the order has a field")),
+            ("contact_attribute", _("a contact attribute compares to a value")),
+        ],
+        help_text=_("Leave empty to enrol on every trigger event."),
+    )
+    filter_field = models.CharField(
+        _("filter: field"),
+        max_length=100,
+        blank=True,
+        help_text=_('"category" or "sku", the item key, or the contact attribute.'),
+    )
+    filter_operator = models.CharField(
+        _("filter: operator"),
+        max_length=10,
+        blank=True,
+        choices=[
+            ("==", _("equals")),
+            ("!=", _("does not equal")),
+            (">", _("greater than")),
+            (">=", _("at least")),
+            ("<", _("less than")),
+            ("<=", _("at most")),
+            ("contains", _("contains")),
+            ("is_set", _("is set")),
+        ],
+    )
+    filter_value = models.CharField(
+        _("filter: value"),
+        max_length=200,
+        blank=True,
+        help_text=_("The amount, category, SKU or attribute value to compare with."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -70,6 +111,10 @@ class Flow(models.Model):
             raise ValidationError(
                 {"reentry_days": _("Set the number of days (1 or more) for this re-entry.")}
             )
+        if self.filter_condition:
+            from ..trigger_filters import validate_trigger_filter
+
+            validate_trigger_filter(self)
 
     @property
     def is_live(self) -> bool:

@@ -59,6 +59,7 @@ class StepInline(StackedPolymorphicInline):
                 {
                     "model": model,
                     "exclude": ["polymorphic_ctype"],
+                    "formfield_for_foreignkey": _same_flow_steps_only,
                     **(
                         {"readonly_fields": ["preview_link"], "preview_link": _preview_link}
                         if issubclass(model, EmailStep)
@@ -68,6 +69,15 @@ class StepInline(StackedPolymorphicInline):
             )
             for model in step_models()
         ]
+
+
+def _same_flow_steps_only(self, db_field, request, **kwargs):
+    """Jump targets (FKs to steps) offer only the steps of the flow being edited."""
+    if issubclass(db_field.related_model, Step):
+        flow_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        steps = Step.objects.non_polymorphic().order_by("position", "id")
+        kwargs["queryset"] = steps.filter(flow_id=flow_id) if flow_id else steps.none()
+    return super(type(self), self).formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.display(description=_("preview"))

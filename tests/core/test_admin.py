@@ -69,3 +69,16 @@ def test_retry_action(admin_client, sent):
     )
     enrollment.refresh_from_db()
     assert enrollment.status in ("active", "completed")
+
+
+def test_jump_targets_offer_only_this_flows_steps(admin_client):
+    from postpurchase.testing.factories import ConditionStepFactory
+
+    flow = FlowFactory()
+    mine = EmailStepFactory(flow=flow, position=1, name="mine")
+    ConditionStepFactory(flow=flow, position=2)
+    other = EmailStepFactory(flow=FlowFactory(), name="theirs")
+    page = admin_client.get(reverse("admin:postpurchase_flow_change", args=[flow.pk]))
+    body = page.content.decode()
+    assert f'<option value="{mine.pk}">' in body
+    assert f'<option value="{other.pk}">' not in body

@@ -52,6 +52,12 @@ def add_step(page, kind: str):
     return f"steps-{total}"
 
 
+def submit(page, selector: str) -> None:
+    """Click a submit button and wait for the page it leads to (not the old one)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def flash(page) -> str:
     """The admin's messages after the last navigation (errors included)."""
     page.wait_for_load_state()
@@ -88,7 +94,7 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     page.select_option(f"#id_{condition}-then_action", "exit")
     page.fill(f"#id_{condition}-then_reason", "bought again")
     shot(page, "editor-steps")
-    page.click("input[name=_continue]")
+    submit(page, "input[name=_continue]")
     assert "was added successfully" in flash(page)
     flow = Flow.objects.get(slug="welcome-series")
     assert [type(s).__name__ for s in flow.steps.all()] == [
@@ -105,7 +111,7 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     # Going live with the broken template is refused, naming the step and line.
     page.goto(base + f"/admin/postpurchase/flow/{flow.pk}/change/")
     page.select_option("#id_status", "live")
-    page.click("input[name=_continue]")
+    submit(page, "input[name=_continue]")
     message = flash(page)
     shot(page, "editor-refused")
     assert "cannot go live" in message
@@ -117,21 +123,21 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     content = EmailContent.objects.get(template=shop)
     page.goto(base + f"/admin/postpurchase/emailtemplate/{shop.pk}/change/")
     page.fill("#id_contents-0-body", FIXED_BODY)
-    page.click("input[name=_save]")
+    submit(page, "input[name=_save]")
     assert "was changed successfully" in flash(page)
     content.refresh_from_db()
     assert "{% if %}" not in content.body
     page.goto(base + href)
     assert page.inner_text("#pp-subject") == "Thanks, Anna"
     shot(page, "editor-preview")
-    page.click("input[type=submit][value^='Send a test']")
+    submit(page, "input[type=submit][value^='Send a test']")
     assert "Test sent to" in flash(page)
 
     # Go live with the changelist action.
     page.goto(base + "/admin/postpurchase/flow/")
     page.check(f"input[name=_selected_action][value='{flow.pk}']")
     page.select_option("select[name=action]", "go_live")
-    page.click("button[name=index]")
+    submit(page, "button[name=index]")
     assert "1 flow(s) are live." in flash(page)
     flow.refresh_from_db()
     assert flow.status == "live"
@@ -139,16 +145,18 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     # A customer orders through the shop's own checkout...
     shopper = page.context.new_page()
     shopper.goto(base + "/")
-    shopper.click("a[href^='/p/']")
-    shopper.click("form[action^='/cart/add/'] [type=submit]")
+    with shopper.expect_navigation():
+        shopper.click("a[href^='/p/']")
+    with shopper.expect_navigation():  # the cart is in the session once this returns
+        shopper.click("form[action^='/cart/add/'] [type=submit]")
     shopper.goto(base + "/checkout/")
     shopper.fill("#id_email", "maria@example.com")
     shopper.fill("#id_first_name", "Maria")
     shopper.check("input[name=shipping_method][value=courier]")
     shopper.fill("#id_shipping_address", "1 Main St.")
     shopper.check("input[name=payment_method] >> nth=0")
-    shopper.click("form [type=submit] >> text=/order/i")
-    shopper.wait_for_url(re.compile(r"/orders/"))
+    with shopper.expect_navigation(url=re.compile(r"/orders/")):
+        shopper.click("form [type=submit] >> text=/order/i")
 
     # ...and the flow's diagram shows her enrolled and her welcome email sent.
     page.goto(base + f"/admin/postpurchase/flow/{flow.pk}/change/")

@@ -68,6 +68,17 @@ class BaseAdapter:
         currency. The default suggests nothing."""
         return []
 
+    def mirror_coupon(self, coupon: Any) -> None:
+        """A code was issued (``postpurchase.models.Coupon``): copy it into the shop's
+        own discount system if the checkout uses that instead of
+        ``postpurchase.coupons.validate_coupon``. Called once per code, after commit,
+        before the email carrying it is sent. Errors are logged, not raised. The
+        default does nothing."""
+
+    def coupon_expired(self, coupon: Any) -> None:
+        """A code's validity ended (the ``postpurchase_expire_coupons`` job): remove or
+        disable its mirror. Called once per code. The default does nothing."""
+
 
 class DefaultAdapter(BaseAdapter):
     """Reads the attribute names most shops use; subclass :class:`BaseAdapter` for yours.

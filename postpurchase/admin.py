@@ -337,3 +337,7 @@ class MessageAdmin(admin.ModelAdmin):
             _("Plain-text part"),
             rendered.text,
         )
+
+
+# Registers the coupon admin and the NPS answers and report.
+from . import admin_coupons, admin_nps  # noqa: E402, F401

@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_DIR": None,
     # The shop team's addresses for NotifyStaffStep when the step names none.
     "STAFF_EMAILS": [],
+    # Where promoters are asked to review the shop publicly (nps-promoter-review):
+    # [{"name": "Google", "url": "https://g.page/r/.../review"}, ...].
+    "REVIEW_PLATFORMS": [],
 }
 
 BRAND_DEFAULTS: dict[str, Any] = {
@@ -115,6 +118,8 @@ def validate(name: str, value: Any) -> None:
         )
     if name == "STAFF_EMAILS":
         _validate_addresses(name, value)
+    if name == "REVIEW_PLATFORMS":
+        _validate_platforms(value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -140,6 +145,22 @@ def _validate_addresses(name: str, value: Any) -> None:
             raise PostpurchaseConfigurationError(
                 f'POSTPURCHASE["{name}"] contains {address!r}, which is not an email address.'
             ) from None
+
+
+def _validate_platforms(value: Any) -> None:
+    ok = isinstance(value, list | tuple) and all(
+        isinstance(v, dict)
+        and isinstance(v.get("name"), str)
+        and v["name"].strip()
+        and isinstance(v.get("url"), str)
+        and v["url"].startswith(("https://", "http://"))
+        for v in value
+    )
+    if not ok:
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["REVIEW_PLATFORMS"] must be a list of {"name": ..., "url": '
+            f'"https://..."}} dicts; got {value!r}.'
+        )
 
 
 def brand() -> dict[str, Any]:

@@ -153,7 +153,7 @@ def _send_one(step: EmailStep, ctx: StepContext, message: Message, recorder: _Re
         rendered = render_template(
             step.template,
             contact.locale or ctx.snapshot.get("locale"),
-            email_context(ctx, message, step.category),
+            email_context(ctx, message, step.category, coupon=step_coupon(step, message, ctx)),
             cache=ctx.batch.cache,
         )
     except TemplateRenderError as exc:
@@ -209,8 +209,28 @@ def _retry_or_give_up(
     return Wait(until=ctx.now + timedelta(seconds=delay), error=error)
 
 
-def email_context(ctx: StepContext, message: Message, category: str) -> dict[str, Any]:
-    """What every email template sees (documented in docs/templates.md)."""
+def step_coupon(step: EmailStep, message: Message, ctx: StepContext):
+    """The coupon this message carries when its step has a coupon policy: issued on the
+    first attempt, found again on a retry (unique per message and policy)."""
+    if not step.coupon_policy_id:
+        return None
+    from .coupons import issue_for_message
+
+    policy = step.coupon_policy
+    if policy.is_active:
+        coupon = issue_for_message(policy, message, now=ctx.now)
+    else:  # an inactive policy issues nothing new
+        coupon = message.coupons.filter(policy=policy).first()
+    if coupon is not None:
+        coupon.contact = ctx.contact
+    return coupon
+
+
+def email_context(
+    ctx: StepContext, message: Message, category: str, *, coupon=None
+) -> dict[str, Any]:
+    """What every email template sees (documented in docs/templates.md). ``coupon`` is
+    the code the message carries (its step's coupon policy), else None."""
     enrollment = ctx.enrollment
     snapshot = enrollment.snapshot
     marketing = category == "marketing"
@@ -235,6 +255,7 @@ def email_context(ctx: StepContext, message: Message, category: str) -> dict[str
         "is_marketing": marketing,
         "unsubscribe_url": unsubscribe_url(ctx.contact.pk, message.pk) if marketing else "",
         "message_id": str(message.pk),
+        "coupon": coupon,
     }
 
 
@@ -312,9 +333,10 @@ def render_message(message: Message) -> RenderedEmail:
     if step is None or not hasattr(step, "template"):
         raise TemplateRenderError("This message's step no longer exists.")
     ctx = StepContext(enrollment=message.enrollment, step=step, batch=Batch(now=clock.now()))
+    coupon = message.coupons.select_related("contact").first()
     return render_template(
         step.template,
         message.language or message.contact.locale,
-        email_context(ctx, message, message.category),
+        email_context(ctx, message, message.category, coupon=coupon),
         cache=ctx.batch.cache,
     )

@@ -89,7 +89,12 @@ def preview_step(step: EmailStep, language: str | None = None) -> RenderedEmail:
     and all), in ``language`` or the best available one. Raises TemplateRenderError."""
     contents = contents_of(step.template)
     content = contents[pick_language(language, list(contents))]
-    return render_content(content, sample_context(sample_snapshot(step.flow), step.category))
+    context = sample_context(sample_snapshot(step.flow), step.category)
+    if step.coupon_policy_id:
+        from .coupons import sample_coupon
+
+        context["coupon"] = sample_coupon(step.coupon_policy, context["contact"])
+    return render_content(content, context)
 
 
 def send_test(step: EmailStep, to: str, language: str | None = None) -> RenderedEmail:

@@ -26,6 +26,7 @@ BUILTINS = [
     "django.templatetags.i18n",
     "django.templatetags.l10n",
     "postpurchase.templatetags.postpurchase_email",
+    "postpurchase.templatetags.postpurchase_nps",
 ]
 
 

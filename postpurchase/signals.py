@@ -65,6 +65,16 @@ unsubscribed = Signal()
 #: on. Make receivers idempotent-safe (e.g. key your own record on enrollment.pk and
 #: step.pk): a shop-side retry or a re-run of your own code must not act twice.
 step_action = Signal()
+#: provides args: response (postpurchase.models.NPSResponse), created (bool: False when
+#: the customer changed an earlier answer to the same email)
+nps_submitted = Signal()
+
+#: provides args: coupon (postpurchase.models.Coupon). Sent after commit, once per
+#: code, right after the adapter's ``mirror_coupon``.
+coupon_issued = Signal()
+#: provides args: coupon, redemption (postpurchase.models.CouponRedemption). Sent after
+#: the redemption commits; not again when a retried checkout redeems the same order.
+coupon_redeemed = Signal()
 
 
 def emit(signal: Signal, sender, **kwargs) -> None:

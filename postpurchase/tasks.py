@@ -38,3 +38,11 @@ def advance_due() -> int:
 def run_enrollments(ids: list[int]) -> int:
     """Advance just-enrolled enrollments right away (sent on transaction commit)."""
     return engine.run_enrollments(ids)
+
+
+@shared_task(name="postpurchase.expire_coupons", ignore_result=True)
+def expire_coupons() -> int:
+    """Expire coupons past their validity (schedule it daily in django-celery-beat)."""
+    from .coupons import expire_coupons as expire
+
+    return expire()

@@ -1,10 +1,12 @@
 """A flow's trigger filter: which trigger events enrol, checked on the event's order
-and contact with the same checks a condition step uses."""
+and contact with the same checks a condition step uses, or on a field of the event's
+data (``event_data``: e.g. ``category == detractor`` of ``nps_submitted``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -28,7 +30,11 @@ class _EnrolmentContext:
     """What a check sees before any enrollment exists: the order and the contact."""
 
     snapshot: dict[str, Any]
-    contact: Contact
+    contact: Contact | SimpleNamespace
+
+
+#: The filter that compares a field of the trigger event's data (not a condition check).
+EVENT_DATA = "event_data"
 
 
 def as_condition(flow: Flow) -> ConditionStep:
@@ -40,7 +46,12 @@ def as_condition(flow: Flow) -> ConditionStep:
         except (InvalidOperation, ValueError):
             amount = None
     return ConditionStep(
-        condition=flow.filter_condition,
+        # An event data field compares like a contact attribute (numbers as numbers).
+        condition=(
+            ConditionStep.Check.CONTACT_ATTRIBUTE
+            if flow.filter_condition == EVENT_DATA
+            else flow.filter_condition
+        ),
         field=flow.filter_field,
         operator=flow.filter_operator,
         value=flow.filter_value,
@@ -64,8 +75,14 @@ def validate_trigger_filter(flow: Flow) -> None:
             raise ValidationError(errors) from exc
 
 
-def passes(flow: Flow, snapshot: dict[str, Any], contact: Contact) -> bool:
-    """Does a trigger event with this order and contact enrol in ``flow``?"""
+def passes(
+    flow: Flow, snapshot: dict[str, Any], contact: Contact, data: dict[str, Any] | None = None
+) -> bool:
+    """Does a trigger event with this order, contact and event ``data`` enrol in
+    ``flow``?"""
     if not flow.filter_condition:
         return True
+    if flow.filter_condition == EVENT_DATA:
+        fields = SimpleNamespace(attributes=data if isinstance(data, dict) else {})
+        return conditions.evaluate(as_condition(flow), _EnrolmentContext(snapshot, fields))
     return conditions.evaluate(as_condition(flow), _EnrolmentContext(snapshot, contact))

@@ -8,4 +8,5 @@ app_name = "postpurchase"
 
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
+    path("nps/<str:token>/", views.nps_view, name="nps"),
 ]

@@ -82,7 +82,8 @@ class ShopAdapter(BaseAdapter):
             "items": items,
             "subtotal": money(order.subtotal),
             "shipping_cost": money(order.shipping_cost),
-            "discount": "0.00",  # the shop has no discounts of its own
+            "discount": money(order.discount),
+            "coupon_code": order.coupon_code,
             "total": money(order.total),
             "payment_method": order.get_payment_method_display(),
             "shipping_method": order.get_shipping_method_display(),

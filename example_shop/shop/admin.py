@@ -54,6 +54,8 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ["number", "email", "first_name", "last_name", "phone"]
     date_hierarchy = "created_at"
     raw_id_fields = ["user"]
+    # Set at checkout by postpurchase's coupon redemption; not edited afterwards.
+    readonly_fields = ["coupon_code", "discount"]
     inlines = [OrderItemInline]
     # Django 6 defaults bare domains to https; say so now and skip the deprecation warning.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
 from postpurchase import signals
+from postpurchase.coupons import CouponError, redeem_coupon, validate_coupon
 
 from .cart import CartLine
 from .models import Order, OrderItem, Product
@@ -35,6 +36,15 @@ NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 class CheckoutError(Exception):
     """The order cannot be placed as asked (empty cart, product gone); safe to show."""
+
+
+class CouponRejected(CheckoutError):
+    """The coupon code cannot be used; ``reason`` is postpurchase's machine-readable one
+    ("unknown", "expired", "used", "wrong_customer", "below_minimum", ...)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -71,11 +81,14 @@ def place_order(
     user: AbstractBaseUser | AnonymousUser | None = None,
     locale: str | None = None,
     placed_at: datetime | None = None,
+    coupon_code: str = "",
 ) -> Order:
     """Create the order and its items and send ``order_placed``, all in one transaction.
 
     Prices are re-read from the catalog, not trusted from the cart. ``placed_at``
-    lets the demo simulation place an order at a simulated time.
+    lets the demo simulation place an order at a simulated time. A ``coupon_code`` is
+    checked and redeemed with postpurchase's built-in coupons, in the same transaction:
+    a refused code raises :class:`CouponRejected` and no order is created.
     """
     if not cart_lines:
         raise CheckoutError("Your cart is empty.")
@@ -103,7 +116,20 @@ def place_order(
             for line in cart_lines
         ]
         subtotal = sum((item.price * item.qty for item in items), Decimal("0"))
+        currency = items[0].product.currency
+        categories = sorted({item.category_name for item in items})
         cost = shipping_cost(customer.shipping_method, subtotal)
+        discount = Decimal("0")
+        coupon_code = coupon_code.strip()
+        if coupon_code:
+            check = validate_coupon(
+                coupon_code, customer.email, subtotal, categories, currency=currency
+            )
+            if not check.ok:
+                raise CouponRejected(check.message, check.reason)
+            discount = check.discount
+            if check.free_shipping:
+                cost = Decimal("0")
         order = Order(
             user=user if user is not None and user.is_authenticated else None,
             email=customer.email,
@@ -116,14 +142,30 @@ def place_order(
             payment_method=customer.payment_method,
             subtotal=subtotal,
             shipping_cost=cost,
-            total=subtotal + cost,
-            currency=items[0].product.currency,
+            discount=discount,
+            coupon_code=coupon_code.upper() if coupon_code else "",
+            total=subtotal + cost - discount,
+            currency=currency,
             created_at=placed_at,
             delivery_estimate=(placed_at + timedelta(days=DELIVERY_DAYS[customer.shipping_method]))
             .astimezone(timezone.get_current_timezone())
             .date(),
         )
         _save_with_unique_number(order)
+        if coupon_code:
+            # Atomic: of two checkouts racing for the last use of a code one wins; the
+            # other's whole order rolls back with the error.
+            try:
+                redeem_coupon(
+                    coupon_code,
+                    customer.email,
+                    order.number,
+                    subtotal,
+                    categories,
+                    currency=currency,
+                )
+            except CouponError as exc:
+                raise CouponRejected(str(exc), exc.reason) from exc
         for item in items:
             item.order = order
         OrderItem.objects.bulk_create(items)

@@ -22,6 +22,12 @@ class CheckoutForm(forms.Form):
     payment_method = forms.ChoiceField(
         choices=Order.PaymentMethod.choices, widget=forms.RadioSelect
     )
+    coupon = forms.CharField(
+        label="Coupon code",
+        max_length=48,
+        required=False,
+        help_text="From one of our emails, e.g. THANKS-ABCD2345EFGH.",
+    )
 
     def clean(self) -> dict:
         data = super().clean()

@@ -111,6 +111,8 @@ class Order(models.Model):
     tracking_url = models.URLField(blank=True)
     subtotal = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     shipping_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    discount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    coupon_code = models.CharField(max_length=48, blank=True)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default=default_currency)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -11,8 +11,10 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from postpurchase.coupons import note_failed_attempt, rate_limited
+
 from .cart import Cart
-from .checkout import CheckoutError, place_order
+from .checkout import CheckoutError, CouponRejected, place_order
 from .forms import CartQuantityForm, CheckoutForm, ReviewForm
 from .models import Category, Order, Product
 from .reviews import submit_review
@@ -126,8 +128,19 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = CheckoutForm(request.POST)
         if form.is_valid():
+            code = form.cleaned_data.get("coupon", "")
+            client = coupon_client_key(request)
             try:
-                order = place_order(lines, form.customer(), user=request.user)
+                if code and rate_limited(client):
+                    raise CouponRejected(
+                        "Too many wrong coupon codes. Please try again in a few minutes.",
+                        "rate_limited",
+                    )
+                order = place_order(lines, form.customer(), user=request.user, coupon_code=code)
+            except CouponRejected as exc:
+                if exc.reason != "rate_limited":
+                    note_failed_attempt(client)
+                form.add_error("coupon", str(exc))
             except CheckoutError as exc:
                 # Keep what the customer typed; the form re-renders with the reason.
                 form.add_error(None, str(exc))
@@ -149,6 +162,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         "shop/checkout.html",
         {"form": form, "lines": lines, "subtotal": sum(line.total for line in lines)},
     )
+
+
+def coupon_client_key(request: HttpRequest) -> str:
+    """Who is trying codes: the client's address (behind a proxy, configure it to set
+    REMOTE_ADDR from X-Forwarded-For; never trust that header directly)."""
+    return "checkout-ip:" + (request.META.get("REMOTE_ADDR") or "unknown")
 
 
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:

@@ -109,7 +109,7 @@ def enrol(event: Event) -> list[Enrollment]:
     created: list[Enrollment] = []
     flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
-        if not passes_filter(flow, event.snapshot, event.contact):
+        if not passes_filter(flow, event.snapshot, event.contact, event.data):
             continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()
         enrollment = Enrollment(

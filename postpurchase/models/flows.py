@@ -63,6 +63,7 @@ class Flow(models.Model):
             ("order_contains", _("the order contains a category or SKU")),
             ("item_field_present", _("an item of the order has a field")),
             ("contact_attribute", _("a contact attribute compares to a value")),
+            ("event_data", _("a field of the trigger event's data compares to a value")),
         ],
         help_text=_("Leave empty to enrol on every trigger event."),
     )
@@ -70,7 +71,10 @@ class Flow(models.Model):
         _("filter: field"),
         max_length=100,
         blank=True,
-        help_text=_('"category" or "sku", the item key, or the contact attribute.'),
+        help_text=_(
+            '"category" or "sku", the item key, the contact attribute, or the key of the '
+            "event's data (e.g. category of nps_submitted)."
+        ),
     )
     filter_operator = models.CharField(
         _("filter: operator"),

@@ -275,6 +275,18 @@ class EmailStep(Step):
     category = models.CharField(
         _("category"), max_length=15, choices=Category.choices, default=Category.MARKETING
     )
+    coupon_policy = models.ForeignKey(
+        "postpurchase.CouponPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_steps",
+        verbose_name=_("coupon policy"),
+        help_text=_(
+            "Issue a fresh code of this policy to the contact with each email; the "
+            "template shows it as {{ coupon.code }} (or include the coupon partial)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("email")

@@ -32,6 +32,7 @@ from ..models import (
     EmailTemplate,
     Flow,
     NotifyStaffStep,
+    NPSStep,
     SignalStep,
     Step,
 )
@@ -48,7 +49,12 @@ STEP_TYPES: dict[str, type[Step]] = {
     "condition": ConditionStep,
     "notify_staff": NotifyStaffStep,
     "signal": SignalStep,
+    "nps": NPSStep,
 }
+
+
+#: Trigger filter fields a recipe may set (e.g. only detractors' nps_submitted).
+FILTER_FIELDS = ("filter_condition", "filter_field", "filter_operator", "filter_value")
 
 
 def register_recipe(recipe: dict[str, Any]) -> None:
@@ -123,6 +129,7 @@ def install(slug: str, *, live: bool = False) -> Flow:
             "reentry": recipe.get("reentry", Flow.Reentry.ONCE_PER_ORDER),
             "reentry_days": recipe.get("reentry_days"),
             "exit_events": list(recipe.get("exit_events", [])),
+            **{f: recipe[f] for f in FILTER_FIELDS if f in recipe},
         },
     )
     if created:
@@ -131,6 +138,21 @@ def install(slug: str, *, live: bool = False) -> Flow:
         flow.status = Flow.Status.LIVE
         flow.save(update_fields=["status", "updated_at"])
     return flow
+
+
+def install_coupon_policy(spec: dict[str, Any]):
+    """The coupon policy a recipe's email step names (``"coupon_policy": {"name": ...,
+    "kind": ..., ...}``): found by name, created (and validated) the first time."""
+    from ..models import CouponPolicy
+
+    fields = dict(spec)
+    name = fields.pop("name")
+    policy = CouponPolicy.objects.filter(name=name).first()
+    if policy is None:
+        policy = CouponPolicy(name=name, **fields)
+        policy.full_clean()
+        policy.save()
+    return policy
 
 
 def create_steps(
@@ -162,6 +184,8 @@ def create_steps(
                     f"{where}: step {position} uses template {spec['template']!r}, "
                     "which the recipe does not list"
                 ) from None
+        if isinstance(spec.get("coupon_policy"), dict):
+            spec["coupon_policy"] = install_coupon_policy(spec["coupon_policy"])
         pending = {k: v["step"] for k, v in spec.items() if isinstance(v, dict) and "step" in v}
         for field in pending:
             spec.pop(field)

@@ -2,6 +2,7 @@
 
 from .browse_abandonment import BROWSE_ABANDONMENT
 from .cart_abandonment import CART_ABANDONMENT
+from .nps import NPS_DETRACTOR_ALERT, NPS_PROMOTER_REVIEW, NPS_SURVEY
 from .order_delivered import ORDER_DELIVERED
 from .order_processing import ORDER_PROCESSING
 from .order_shipped import ORDER_SHIPPED
@@ -22,4 +23,7 @@ CATALOG = [
     REFERRAL_INVITE,
     BROWSE_ABANDONMENT,
     CART_ABANDONMENT,
+    NPS_SURVEY,
+    NPS_DETRACTOR_ALERT,
+    NPS_PROMOTER_REVIEW,
 ]

@@ -8,7 +8,8 @@ POST_PURCHASE_SERIES = {
     "name": _("Post-purchase series"),
     "description": _(
         "Thank-you with the order details at once; after 2 days a note with related "
-        "products; after 7 days a review request. Stops if the order is cancelled or refunded."
+        "products and a personal 10% coupon; after 7 days a review request. Stops if the "
+        "order is cancelled or refunded."
     ),
     "trigger": "order_placed",
     "reentry": "once_per_order",
@@ -26,7 +27,22 @@ POST_PURCHASE_SERIES = {
             "name": "Thank you",
         },
         {"type": "delay", "days": 2, "relative_to": "trigger", "name": "2 days after the order"},
-        {"type": "email", "template": "come-back", "category": "marketing", "name": "Come back"},
+        {
+            "type": "email",
+            "template": "come-back",
+            "category": "marketing",
+            "name": "Come back",
+            # A fresh single-use code for each customer (domain E3), shown in the email.
+            "coupon_policy": {
+                "name": "Post-purchase: 10% off the next order",
+                "kind": "percent",
+                "percent": "10",
+                "validity_days": 30,
+                "uses_per_code": 1,
+                "code_prefix": "BACK-",
+                "code_length": 12,
+            },
+        },
         {"type": "delay", "days": 7, "relative_to": "trigger", "name": "7 days after the order"},
         {
             "type": "email",

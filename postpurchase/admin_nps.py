@@ -1,0 +1,80 @@
+"""Admin for NPS: the answers, and the report (NPS over time, by flow and by product
+category, with the comments). Imported at the end of ``admin.py``."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from . import nps
+from .models import Flow, NPSResponse
+
+
+@admin.register(NPSResponse)
+class NPSResponseAdmin(admin.ModelAdmin):
+    list_display = [
+        "contact",
+        "score",
+        "category",
+        "flow",
+        "order_ref",
+        "short_comment",
+        "created_at",
+    ]
+    list_filter = ["category", "flow", "created_at"]
+    search_fields = ["contact__email", "order_ref", "comment"]
+    date_hierarchy = "created_at"
+    raw_id_fields = ["message", "contact", "enrollment"]
+    readonly_fields = [
+        "message",
+        "contact",
+        "enrollment",
+        "flow",
+        "order_ref",
+        "categories",
+        "score",
+        "category",
+        "created_at",
+        "updated_at",
+    ]
+    change_list_template = "admin/postpurchase/npsresponse/change_list.html"
+
+    def has_add_permission(self, request):
+        return False  # answers come from customers only
+
+    @admin.display(description=_("comment"))
+    def short_comment(self, obj):
+        return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
+
+    def get_urls(self):
+        return [
+            path(
+                "report/",
+                self.admin_site.admin_view(self.report_view),
+                name="postpurchase_npsresponse_report",
+            ),
+            *super().get_urls(),
+        ]
+
+    def report_view(self, request):
+        """NPS (% promoters - % detractors) per week or month, per flow and per product
+        category, as CSS bars; and the latest comments. Needs view permission."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        period = "month" if request.GET.get("period") == "month" else "week"
+        responses = NPSResponse.objects.all()
+        flow_id = request.GET.get("flow", "")
+        if flow_id.isdigit():
+            responses = responses.filter(flow_id=int(flow_id))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("NPS report"),
+            "opts": self.model._meta,
+            "report": nps.report(responses, period),
+            "flows": Flow.objects.filter(nps_responses__isnull=False).distinct(),
+            "flow_id": int(flow_id) if flow_id.isdigit() else None,
+        }
+        return TemplateResponse(request, "admin/postpurchase/npsresponse/report.html", context)

@@ -17,7 +17,8 @@ Snapshot of an order (keys the built-in templates use; add any others you like):
       "currency": "RUB",
       "items": [{"sku": "BP-1", "name": "Backpack", "category": "Bags", "qty": 1,
                  "price": "4990.00", "total": "4990.00", "image_url": "https://...",
-                 "url": "https://...", "review_url": "https://..."}],
+                 "url": "https://...", "review_url": "https://...",
+                 "ready_after": "2027-05-01"}],   # optional: judged from (D2)
       "subtotal": "4990.00", "shipping_cost": "0.00", "discount": "0.00",
       "total": "4990.00",
       "payment_method": "Card", "shipping_method": "Courier",
@@ -67,6 +68,12 @@ class BaseAdapter:
         """Products to suggest after this order: dicts with name, url, image_url, price,
         currency. The default suggests nothing."""
         return []
+
+    def reviewed_skus(self, snapshot: dict[str, Any]) -> set[str]:
+        """SKUs of this order's items that the customer (``snapshot["email"]``) has
+        already reviewed: review requests leave them out (``items_to_review``). Called
+        at most once per email, only if the template uses it. The default: none."""
+        return set()
 
     def mirror_coupon(self, coupon: Any) -> None:
         """A code was issued (``postpurchase.models.Coupon``): copy it into the shop's

@@ -240,6 +240,10 @@ def email_context(
         return get_adapter().recommendations(snapshot, limit=3)
 
     @cache
+    def items_to_review():
+        return items_left_to_review(snapshot)
+
+    @cache
     def event():
         trigger = enrollment.trigger_event
         return dict(trigger.data) if trigger is not None else {}
@@ -251,12 +255,23 @@ def email_context(
         "brand_key": ctx.batch.cache["brand_key"],
         "site_url": site_url(),
         "recommendations": recommendations,
+        "items_to_review": items_to_review,
         "event": event,
         "is_marketing": marketing,
         "unsubscribe_url": unsubscribe_url(ctx.contact.pk, message.pk) if marketing else "",
         "message_id": str(message.pk),
         "coupon": coupon,
     }
+
+
+def items_left_to_review(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
+    """The order's items minus those the customer already reviewed (the adapter's
+    ``reviewed_skus``); items without a SKU always stay."""
+    items = [i for i in snapshot.get("items") or [] if isinstance(i, dict)]
+    if not any(i.get("sku") for i in items):
+        return items
+    reviewed = get_adapter().reviewed_skus(snapshot) or set()
+    return [i for i in items if not i.get("sku") or str(i["sku"]) not in reviewed]
 
 
 def _brand(cache: dict) -> dict[str, Any]:

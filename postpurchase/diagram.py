@@ -38,7 +38,8 @@ def step_summary(step: Step) -> str:
     if isinstance(step, EmailStep):
         return f"“{step.template}” ({step.get_category_display().split(' (')[0].lower()})"
     if isinstance(step, DelayStep):
-        return f"{human_duration(step.duration)} after {step.get_relative_to_display()}"
+        text = f"{human_duration(step.duration)} after {step.get_relative_to_display()}"
+        return text + (", and until the products can be judged" if step.wait_for_readiness else "")
     if isinstance(step, ConditionStep):
         return (
             f"If {step.get_condition_display()}: {step.get_then_action_display()}; "

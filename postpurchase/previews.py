@@ -77,6 +77,7 @@ def sample_context(snapshot: dict[str, Any], category: str) -> dict[str, Any]:
                 "currency": "RUB",
             }
         ],
+        "items_to_review": list(snapshot.get("items") or []),
         "event": {},
         "is_marketing": category == "marketing",
         "unsubscribe_url": site_url() + "/unsubscribe/sample/" if category == "marketing" else "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -46,27 +47,48 @@ def referral_url(email: str) -> str:
     return f"{absolute(reverse('shop:home'))}?ref={code}"
 
 
+#: Categories whose products can be judged only in their season: (first month, last
+#: month) of the season. Review requests for them wait for it (``ready_after``).
+SEASONS = {"Tents": (5, 9)}
+
+
+def ready_after(category: str, bought_on: date) -> str:
+    """ISO date from which an item of ``category`` bought on ``bought_on`` can be
+    judged: the start of its next season if bought out of season, else "" (at once)."""
+    season = SEASONS.get(category)
+    if season is None:
+        return ""
+    first, last = season
+    if first <= bought_on.month <= last:
+        return ""
+    year = bought_on.year + (1 if bought_on.month > last else 0)
+    return date(year, first, 1).isoformat()
+
+
 class ShopAdapter(BaseAdapter):
     def order_snapshot(self, order: Order) -> dict[str, Any]:
         items = []
         for item in order.items.select_related("product"):
             product = item.product
             url = product_url(product) if product is not None else ""
-            items.append(
-                {
-                    "sku": item.sku,
-                    "name": item.name,
-                    "category": item.category_name,
-                    "qty": item.qty,
-                    "price": money(item.price),
-                    "total": money(item.total),
-                    "image_url": absolute(product.image_url) if product is not None else "",
-                    "url": url,
-                    "review_url": url + "#review" if url else "",
-                    # Care advice for the usage-tips recipe, in the order's language.
-                    "tips": category_tips(item.category_name, order.locale),
-                }
-            )
+            entry = {
+                "sku": item.sku,
+                "name": item.name,
+                "category": item.category_name,
+                "qty": item.qty,
+                "price": money(item.price),
+                "total": money(item.total),
+                "image_url": absolute(product.image_url) if product is not None else "",
+                "url": url,
+                "review_url": url + "#review" if url else "",
+                # Care advice for the usage-tips recipe, in the order's language.
+                "tips": category_tips(item.category_name, order.locale),
+            }
+            # A tent bought in winter can be judged only in the camping season.
+            ready = ready_after(item.category_name, order.created_at.date())
+            if ready:
+                entry["ready_after"] = ready
+            items.append(entry)
         return {
             "ref": self.order_ref(order),
             "number": order.number,
@@ -98,11 +120,9 @@ class ShopAdapter(BaseAdapter):
 
     def review_snapshot(self, review: Review) -> dict[str, Any]:
         first_name = review.name.split()[0] if review.name.strip() else ""
-        locale = review.order.locale if review.order is not None else "en"
         snapshot: dict[str, Any] = {
             "email": review.email,
             "first_name": first_name,
-            "locale": locale,
             "product": {
                 "sku": review.product.sku,
                 "name": review.product.name,
@@ -112,8 +132,22 @@ class ShopAdapter(BaseAdapter):
             "text": review.text,
         }
         if review.order is not None:
+            # The order's language; without an order the contact keeps the one it has.
+            snapshot["locale"] = review.order.locale
             snapshot["order_ref"] = self.order_ref(review.order)
         return snapshot
+
+    def reviewed_skus(self, snapshot: dict[str, Any]) -> set[str]:
+        """The order's SKUs this customer (by email) has already reviewed."""
+        skus = {str(item["sku"]) for item in snapshot.get("items", []) if item.get("sku")}
+        email = snapshot.get("email") or ""
+        if not skus or not email:
+            return set()
+        return set(
+            Review.objects.filter(email__iexact=email, product__sku__in=skus).values_list(
+                "product__sku", flat=True
+            )
+        )
 
     def recommendations(self, snapshot: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
         """Unbought products from the order's categories first, then bestsellers."""

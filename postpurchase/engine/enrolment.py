@@ -94,9 +94,15 @@ def dedupe_key(flow: Flow, event: Event) -> str:
     if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD:
         # Unique per event; the period itself is checked by enrolled_within_period().
         return f"period:{event.contact_id}:{event.pk}"
-    if flow.reentry == Flow.Reentry.ONCE_PER_ORDER and event.order_ref:
-        return f"order:{event.order_ref}"
-    # Every time, or once per order for an event without an order: the event is the key.
+    if flow.reentry == Flow.Reentry.ONCE_PER_ORDER:
+        if event.order_ref:
+            return f"order:{event.order_ref}"
+        if event.ref:
+            # No order (e.g. a review without one): once per the thing the event is
+            # about, so the same review signalled twice enrols once.
+            return f"ref:{event.ref}"
+    # Every time, or once per order for an event with neither an order nor a ref: the
+    # event is the key.
     return f"event:{event.pk}"
 
 

@@ -11,7 +11,7 @@ with its Message row.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -137,6 +137,15 @@ class DelayStep(Step):
         validators=[validate_weekdays],
         help_text=_('Digits, Monday = 0 ... Sunday = 6: "0123456" every day, "01234" Mon-Fri.'),
     )
+    wait_for_readiness = models.BooleanField(
+        _("also wait until the products can be judged"),
+        default=False,
+        help_text=_(
+            'Go on no earlier than the latest "ready_after" date of the order\'s items '
+            "(set by the shop's adapter, e.g. winter boots in winter), from the start of "
+            "that day in the contact's time zone. Items without one do not hold it back."
+        ),
+    )
 
     class Meta:
         verbose_name = _("delay")
@@ -199,7 +208,12 @@ class DelayStep(Step):
         return self._until(ctx, anchor + self.duration)
 
     def _until(self, ctx: StepContext, until: datetime) -> StepResult:
-        """Go on at ``until``, moved into the send window if there is one."""
+        """Go on at ``until`` (or when the items are ready, if later and asked for),
+        moved into the send window if there is one."""
+        if self.wait_for_readiness:
+            ready = self.ready_at(ctx)
+            if ready is not None and ready > until:
+                until = ready
         if self.has_window:
             until = next_allowed(
                 until,
@@ -209,6 +223,14 @@ class DelayStep(Step):
                 self.weekdays,
             )
         return Next() if ctx.now >= until else Wait(until)
+
+    def ready_at(self, ctx: StepContext) -> datetime | None:
+        """The start of the latest ``ready_after`` day of the order's items, in the
+        contact's time zone; None if no item has a valid one."""
+        day = latest_ready_after(ctx.enrollment.snapshot)
+        if day is None:
+            return None
+        return datetime(day.year, day.month, day.day, tzinfo=self._zone(ctx))
 
     def _zone(self, ctx: StepContext):
         key = ("tz", ctx.contact.timezone)
@@ -249,6 +271,25 @@ class DelayStep(Step):
         if enrollment.order_ref:
             events = events.filter(Q(order_ref="") | Q(order_ref=enrollment.order_ref))
         return events.only("pk", "occurred_at").order_by("occurred_at", "pk").first()
+
+
+def latest_ready_after(snapshot: dict) -> date | None:
+    """The latest ``ready_after`` (ISO date, or the date part of an ISO datetime) of a
+    snapshot's items; malformed values are ignored."""
+    latest = None
+    items = snapshot.get("items") if isinstance(snapshot, dict) else None
+    for item in items if isinstance(items, list) else []:
+        value = item.get("ready_after") if isinstance(item, dict) else None
+        if not value:
+            continue
+        try:
+            day = date.fromisoformat(str(value)[:10])
+        except ValueError:
+            logger.warning("Ignoring a malformed ready_after %r", value)
+            continue
+        if latest is None or day > latest:
+            latest = day
+    return latest
 
 
 def _describe(span: timedelta) -> str:

@@ -9,6 +9,7 @@ from .order_shipped import ORDER_SHIPPED
 from .post_purchase import POST_PURCHASE_SERIES
 from .referral_invite import REFERRAL_INVITE
 from .review_after_delivery import REVIEW_AFTER_DELIVERY
+from .review_thank_you import REVIEW_THANK_YOU
 from .social_invite import SOCIAL_INVITE
 from .usage_tips import USAGE_TIPS
 
@@ -18,6 +19,7 @@ CATALOG = [
     ORDER_SHIPPED,
     ORDER_DELIVERED,
     REVIEW_AFTER_DELIVERY,
+    REVIEW_THANK_YOU,
     USAGE_TIPS,
     SOCIAL_INVITE,
     REFERRAL_INVITE,

@@ -43,7 +43,14 @@ POST_PURCHASE_SERIES = {
                 "code_length": 12,
             },
         },
-        {"type": "delay", "days": 7, "relative_to": "trigger", "name": "7 days after the order"},
+        {
+            "type": "delay",
+            "days": 7,
+            "relative_to": "trigger",
+            # Seasonal goods (the adapter's "ready_after") wait for their season too.
+            "wait_for_readiness": True,
+            "name": "7 days after the order",
+        },
         {
             "type": "email",
             "template": "review-request",

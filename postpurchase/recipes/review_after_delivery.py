@@ -22,6 +22,8 @@ REVIEW_AFTER_DELIVERY = {
             "days": 7,
             "relative_to": "trigger",
             **SEND_WINDOW,
+            # Seasonal goods (the adapter's "ready_after") wait for their season too.
+            "wait_for_readiness": True,
             "name": "7 days after delivery",
         },
         {

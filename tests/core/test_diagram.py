@@ -18,6 +18,10 @@ def test_counts_follow_the_enrollments(default_flow, frozen, django_capture_on_c
     assert (first.sent, first.waiting) == (2, 0)
     assert delay.waiting == 2
     assert delay.summary == "2 d after the trigger event"
+    review_delay = diagram.nodes[3]
+    assert review_delay.summary == (
+        "7 d after the trigger event, and until the products can be judged"
+    )
     run_clock(frozen)
     diagram = flow_diagram(default_flow)
     assert diagram.completed == 2

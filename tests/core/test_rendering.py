@@ -30,6 +30,7 @@ def context(**overrides):
         "unsubscribe_url": "https://shop.example.com/u/x/",
     }
     ctx.update(overrides)
+    ctx.setdefault("items_to_review", ctx["order"].get("items", []))
     return ctx
 
 

@@ -122,6 +122,7 @@ def _context(language, *, order, event, brand_values, category="marketing"):
         "brand_key": repr(sorted(brand_values.items())),
         "site_url": site_url(),
         "recommendations": [],
+        "items_to_review": order.get("items", []),
         "language": language,
         "is_marketing": category == "marketing",
         "unsubscribe_url": "https://shop.example.com/unsubscribe/x/" if category else "",

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from example_shop.shop.demo_data import load_demo_data
 from example_shop.shop.management.commands.demo import format_offset
 from example_shop.shop.models import Category, Order, Product, Review
+from postpurchase.models import Flow
 
 
 def test_format_offset():
@@ -52,3 +53,6 @@ def test_demo_simulate_prints_three_emails():
     ]
     assert all("emily.clark@example.com" in line for line in lines)
     assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()
+    # A review written in the demo shop earns the promised coupon.
+    assert "Flow 'review-thank-you' is live." in out.getvalue()
+    assert Flow.objects.get(slug="review-thank-you").status == Flow.Status.LIVE

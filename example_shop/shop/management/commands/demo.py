@@ -29,6 +29,7 @@ from ...demo_data import CUSTOMERS, DEMO_PASSWORD, load_demo_data
 from ...models import Order, Product
 
 FLOW = "post-purchase-series"
+REVIEW_FLOW = "review-thank-you"
 SIMULATED_DAYS = 30
 # What the simulated customer buys: a backpack and a rain cover for it.
 SIMULATED_CART = [("BP-TRK-45", 1), ("AC-COVER-L", 1)]
@@ -80,6 +81,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Customers: {names} / password {DEMO_PASSWORD}")
         postpurchase.recipes.install(FLOW, live=True)
         self.stdout.write(f"Flow {FLOW!r} is live.")
+        # A review written on a product page earns the promised coupon (D1 step 4).
+        postpurchase.recipes.install(REVIEW_FLOW, live=True)
+        self.stdout.write(f"Flow {REVIEW_FLOW!r} is live.")
         mail_dir = self.mail_dir()
         if mail_dir:
             Path(mail_dir).mkdir(parents=True, exist_ok=True)

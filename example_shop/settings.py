@@ -127,6 +127,13 @@ POSTPURCHASE = {
         ],
     },
     "EXECUTION": os.environ.get("POSTPURCHASE_EXECUTION", "inline"),
+    # Who hears about unhappy customers (the NPS detractor alert), and where happy ones
+    # are asked to leave a public review.
+    "STAFF_EMAILS": ["support@example.com"],
+    "REVIEW_PLATFORMS": [
+        {"name": "Yandex Maps", "url": "https://yandex.ru/maps/"},
+        {"name": "Google Maps", "url": "https://maps.google.com/"},
+    ],
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")

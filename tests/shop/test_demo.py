@@ -42,15 +42,21 @@ def test_demo_data_is_idempotent_and_sends_no_signals(inbound_signals):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_demo_simulate_prints_three_emails():
+def test_demo_simulate_prints_the_series_and_an_nps_answer():
     out = StringIO()
     call_command("demo", "--simulate", stdout=out)
     lines = [line for line in out.getvalue().splitlines() if re.match(r"^\+\d+d \d\d:\d\d", line)]
     assert [line.split()[0] + " " + line.split()[1] for line in lines] == [
-        "+0d 00:00",
-        "+2d 00:00",
-        "+7d 00:00",
+        "+0d 00:00",  # thank you
+        "+2d 00:00",  # come back, with a coupon
+        "+3d 00:00",  # (order delivered)
+        "+7d 00:00",  # review request
+        "+13d 00:00",  # NPS survey, 10 days after delivery
+        "+13d 00:00",  # (answered 10)
+        "+13d 01:00",  # promoter follow-up
     ]
+    assert "(answered the survey: 10, promoter)" in lines[5]
+    assert "5 emails sent." in out.getvalue()
     assert all("emily.clark@example.com" in line for line in lines)
     assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()
     # A review written in the demo shop earns the promised coupon.

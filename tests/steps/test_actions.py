@@ -123,7 +123,8 @@ def test_notify_staff_falls_back_to_the_staff_emails_setting(frozen, settings):
     assert [m.to for m in mail.outbox] == [["care@example.com"]]
 
 
-def test_notify_staff_without_any_recipient_records_a_failure(frozen):
+def test_notify_staff_without_any_recipient_records_a_failure(frozen, settings):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "STAFF_EMAILS": []}
     step = NotifyStaffStepFactory(recipients="")
     enrollment = EnrollmentFactory(flow=step.flow)
     engine.run_due()
@@ -141,7 +142,8 @@ def test_notify_staff_without_any_recipient_records_a_failure(frozen):
         ({"body": "{% if %}"}, "body"),
     ],
 )
-def test_notify_staff_clean_names_the_bad_field(fields, field):
+def test_notify_staff_clean_names_the_bad_field(fields, field, settings):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "STAFF_EMAILS": []}
     step = NotifyStaffStep(
         flow=FlowFactory(),
         recipients="team@example.com",

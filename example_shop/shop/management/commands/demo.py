@@ -22,14 +22,23 @@ import postpurchase.engine
 import postpurchase.recipes
 from postpurchase import signals
 from postpurchase.adapters import get_adapter
+from postpurchase.models import NPSStep
+from postpurchase.nps import record_answer
 
 from ...cart import CartLine
 from ...checkout import Customer, place_order
 from ...demo_data import CUSTOMERS, DEMO_PASSWORD, load_demo_data
 from ...models import Order, Product
+from ...orders import set_status
 
 FLOW = "post-purchase-series"
 REVIEW_FLOW = "review-thank-you"
+# The NPS survey after delivery, and what a score leads to (E5).
+NPS_FLOWS = ["nps-survey", "nps-promoter-review", "nps-detractor-alert"]
+# --simulate: the order is delivered this long after it is placed, and the customer
+# answers the NPS survey with this score as soon as it arrives.
+SIMULATED_DELIVERY = timedelta(days=3)
+SIMULATED_SCORE = 10
 SIMULATED_DAYS = 30
 # What the simulated customer buys: a backpack and a rain cover for it.
 SIMULATED_CART = [("BP-TRK-45", 1), ("AC-COVER-L", 1)]
@@ -84,6 +93,9 @@ class Command(BaseCommand):
         # A review written on a product page earns the promised coupon (D1 step 4).
         postpurchase.recipes.install(REVIEW_FLOW, live=True)
         self.stdout.write(f"Flow {REVIEW_FLOW!r} is live.")
+        for slug in NPS_FLOWS:
+            postpurchase.recipes.install(slug, live=True)
+        self.stdout.write(f"Flows {', '.join(NPS_FLOWS)} are live.")
         mail_dir = self.mail_dir()
         if mail_dir:
             Path(mail_dir).mkdir(parents=True, exist_ok=True)
@@ -106,7 +118,9 @@ class Command(BaseCommand):
             stop.set()
 
     def simulate(self) -> None:
-        start = timezone.now().replace(microsecond=0)
+        # 10:00 UTC today: a fixed time of day, so emails with a send window (daytime in
+        # the customer's zone) land at the same offsets whenever the demo runs.
+        start = timezone.now().replace(hour=10, minute=0, second=0, microsecond=0)
         end = start + timedelta(days=SIMULATED_DAYS)
         sent: list[Any] = []
 
@@ -123,9 +137,18 @@ class Command(BaseCommand):
                     f"Placed order {order.number} for {order.email} at {start:%Y-%m-%d %H:%M} "
                     f"UTC; replaying {SIMULATED_DAYS} days:"
                 )
+                delivered_at = start + SIMULATED_DELIVERY
+                answered: list[Any] = []
                 for _ in range(MAX_STEPS):
                     postpurchase.engine.run_due()
+                    answered += self.answer_surveys(sent, answered)
                     nxt = postpurchase.engine.next_due_at()
+                    if order.status != Order.Status.DELIVERED and (
+                        nxt is None or nxt >= delivered_at
+                    ):
+                        clock.set(delivered_at)
+                        set_status(order, Order.Status.DELIVERED)
+                        continue
                     if nxt is None or nxt > end:
                         break
                     # Something due now that run_due() left (e.g. leased by a live
@@ -137,10 +160,26 @@ class Command(BaseCommand):
         ref = get_adapter().order_ref(order)
         # Older demo orders may have mail falling due in the same window: leave it out.
         ours = [m for m in sent if m.enrollment.order_ref == ref]
-        for message in sorted(ours, key=lambda m: m.sent_at or start):
-            offset = format_offset((message.sent_at or start) - start)
-            self.stdout.write(f"{offset}  {message.to_email}  {message.subject}")
+        lines = [(m.sent_at or start, f"{m.to_email}  {m.subject}") for m in ours]
+        lines.append((delivered_at, f"{order.email}  (order delivered)"))
+        lines += [
+            (r.created_at, f"{order.email}  (answered the survey: {r.score}, {r.category})")
+            for r in answered
+        ]
+        for moment, text in sorted(lines, key=lambda line: line[0]):
+            self.stdout.write(f"{format_offset(moment - start)}  {text}")
         self.stdout.write(f"{len(ours)} emails sent. Open them in {self.mail_dir() or 'the log'}.")
+
+    def answer_surveys(self, sent: list[Any], answered: list[Any]) -> list[Any]:
+        """Answer each NPS survey just sent, as the customer would on its landing page."""
+        done = {r.message_id for r in answered}
+        responses = []
+        for message in sent:
+            if message.pk in done or not isinstance(message.step.get_real_instance(), NPSStep):
+                continue
+            response, _ = record_answer(message, SIMULATED_SCORE, "Great backpack, thank you!")
+            responses.append(response)
+        return responses
 
     def mail_dir(self) -> str:
         mail_dir = settings.POSTPURCHASE.get("MAIL_DIR")

@@ -99,3 +99,13 @@ def test_migrate_registers_the_beat_tick():
     assert task.interval.every == 10
     register_periodic_tick()  # idempotent
     assert PeriodicTask.objects.filter(name=TICK_TASK_NAME).count() == 1
+
+
+def test_migrate_registers_the_hourly_coupon_expiry():
+    from django_celery_beat.models import PeriodicTask
+
+    from postpurchase.schedule import EXPIRE_TASK_NAME
+
+    task = PeriodicTask.objects.get(name=EXPIRE_TASK_NAME)
+    assert task.task == "postpurchase.expire_coupons"
+    assert (task.interval.every, task.interval.period) == (1, "hours")

@@ -4,6 +4,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .steps import ConditionStep
+
+# Checks a trigger filter may use: those that need only the order and the contact.
+TRIGGER_FILTER_CHECKS = ("order_total", "order_contains", "item_field_present", "contact_attribute")
+
 
 class Flow(models.Model):
     """A series of steps that a trigger event starts for a contact."""
@@ -58,13 +63,13 @@ class Flow(models.Model):
         _("trigger filter"),
         max_length=20,
         blank=True,
+        # The condition step's checks that need no enrollment, plus the event's data.
         choices=[
-            ("order_total", _("the order total compares to an amount")),
-            ("order_contains", _("the order contains a category or SKU")),
-            ("item_field_present", _("an item of the order has a field")),
-            ("contact_attribute", _("a contact attribute compares to a value")),
-            ("event_data", _("a field of the trigger event's data compares to a value")),
-        ],
+            (check.value, check.label)
+            for check in ConditionStep.Check
+            if check.value in TRIGGER_FILTER_CHECKS
+        ]
+        + [("event_data", _("a field of the trigger event's data compares to a value"))],
         help_text=_("Leave empty to enrol on every trigger event."),
     )
     filter_field = models.CharField(
@@ -80,16 +85,7 @@ class Flow(models.Model):
         _("filter: operator"),
         max_length=10,
         blank=True,
-        choices=[
-            ("==", _("equals")),
-            ("!=", _("does not equal")),
-            (">", _("greater than")),
-            (">=", _("at least")),
-            ("<", _("less than")),
-            ("<=", _("at most")),
-            ("contains", _("contains")),
-            ("is_set", _("is set")),
-        ],
+        choices=ConditionStep.Operator.choices,
     )
     filter_value = models.CharField(
         _("filter: value"),

@@ -140,21 +140,7 @@ def issue_coupon(
     ``coupon_issued`` after commit, once per code."""
     now = now or clock.now()
     for _attempt in range(5):
-        coupon = Coupon(
-            policy=policy,
-            code=generate_code(policy.code_length, policy.code_prefix),
-            contact=contact,
-            message=message,
-            kind=policy.kind,
-            percent=policy.percent,
-            amount=policy.amount,
-            currency=policy.currency,
-            minimum_total=policy.minimum_total,
-            categories=policy.categories,
-            uses_left=policy.uses_per_code,
-            issued_at=now,
-            expires_at=now + timedelta(days=policy.validity_days),
-        )
+        coupon = new_coupon(policy, contact, now, message=message)
         try:
             with transaction.atomic():
                 coupon.save(force_insert=True)
@@ -397,11 +383,19 @@ def note_failed_attempt(
 def sample_coupon(policy: CouponPolicy, contact: Contact, now: datetime | None = None) -> Coupon:
     """An unsaved coupon of ``policy`` for previews and test sends (its code works
     nowhere)."""
-    now = now or clock.now()
+    return new_coupon(policy, contact, now or clock.now())
+
+
+def new_coupon(
+    policy: CouponPolicy, contact: Contact, now: datetime, message: Message | None = None
+) -> Coupon:
+    """An unsaved coupon with a fresh code and its own copy of the policy's terms (so
+    editing the policy later never changes a code already sent)."""
     return Coupon(
         policy=policy,
         code=generate_code(policy.code_length, policy.code_prefix),
         contact=contact,
+        message=message,
         kind=policy.kind,
         percent=policy.percent,
         amount=policy.amount,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q
 
 from .models import ConditionStep, DelayStep, EmailStep, Enrollment, Flow, Message, Step
-from .validation import step_links
+from .models.steps import step_links
 
 
 @dataclass
@@ -89,7 +89,7 @@ def flow_diagram(flow: Flow) -> Diagram:
         )
         for link in step_links(step):
             target = getattr(step, link.attname)
-            if link.name != "flow" and target in position:
+            if target in position:
                 node.branches.append((str(link.verbose_name), position[target]))
         nodes.append(node)
     counts = Enrollment.objects.filter(flow=flow).aggregate(

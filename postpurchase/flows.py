@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from .models import Flow, Step
+from .models.steps import step_links
 
 
 @transaction.atomic
@@ -33,12 +34,8 @@ def duplicate_flow(flow: Flow) -> Flow:
     for step in originals:
         clone = old_to_new[step.pk]
         changed = []
-        for field in type(step)._meta.concrete_fields:
-            if (
-                field.many_to_one
-                and issubclass(field.related_model, Step)
-                and getattr(step, field.attname) in old_to_new
-            ):
+        for field in step_links(step):
+            if getattr(step, field.attname) in old_to_new:
                 setattr(clone, field.name, old_to_new[getattr(step, field.attname)])
                 changed.append(field.name)
         if changed:
@@ -48,13 +45,13 @@ def duplicate_flow(flow: Flow) -> Flow:
 
 def _copy_step(step: Step, flow: Flow) -> Step:
     model = type(step)
+    links = {field.name for field in step_links(step)}  # re-pointed once all exist
     values = {}
     for field in model._meta.concrete_fields:
         if field.primary_key or field.one_to_one or field.name in ("flow", "polymorphic_ctype"):
             continue
-        if field.many_to_one and issubclass(field.related_model, Step):
-            continue  # re-pointed after every step exists
-        values[field.attname] = getattr(step, field.attname)
+        if field.name not in links:
+            values[field.attname] = getattr(step, field.attname)
     return model.objects.create(flow=flow, **values)
 
 

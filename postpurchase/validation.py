@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models
 
 from .exceptions import TemplateRenderError
 from .models import DelayStep, EmailStep, Flow, Step
+from .models.steps import step_links
 from .previews import sample_context, sample_snapshot
 from .rendering import render_content
 
@@ -27,15 +27,6 @@ class Problem:
             return self.message
         name = self.step.name or type(self.step)._meta.verbose_name
         return f"Step {self.step.position} ({name}): {self.message}"
-
-
-def step_links(step: Step) -> list[models.ForeignKey]:
-    """The fields of a step that point at other steps (jump targets)."""
-    return [
-        field
-        for field in type(step)._meta.get_fields()
-        if field.many_to_one and field.concrete and issubclass(field.related_model, Step)
-    ]
 
 
 def validate_flow(flow: Flow) -> list[Problem]:
@@ -61,8 +52,6 @@ def validate_flow(flow: Flow) -> list[Problem]:
 def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Problem]:
     problems = []
     for field in step_links(step):
-        if field.name == "flow":
-            continue
         target_id = getattr(step, field.attname)
         if target_id is None:
             continue
@@ -103,7 +92,7 @@ def _successors(steps: list[Step], index: int) -> list[int]:
     targets = [
         position[getattr(step, f.attname)]
         for f in step_links(step)
-        if f.name != "flow" and getattr(step, f.attname) in position
+        if getattr(step, f.attname) in position
     ]
     follow = [index + 1] if index + 1 < len(steps) else []
     return follow + targets

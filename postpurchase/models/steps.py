@@ -74,6 +74,15 @@ def validate_weekdays(value: str) -> None:
         )
 
 
+def step_links(step: Step) -> list[models.ForeignKey]:
+    """The fields of a step that point at other steps (jump targets)."""
+    return [
+        field
+        for field in type(step)._meta.get_fields()
+        if field.many_to_one and field.concrete and issubclass(field.related_model, Step)
+    ]
+
+
 class DelayStep(Step):
     """Wait a while, counted from the trigger event, from reaching this step, or from
     another event (e.g. 5 days after ``order_delivered``); optionally end the wait only

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicInline
 
 from . import engine, recipes
-from .delivery import render_message
+from .delivery import RESENDABLE, render_message, resend_messages
 from .diagram import flow_diagram
 from .exceptions import FlowDefinitionError, TemplateRenderError
 from .flows import duplicate_flow
@@ -308,14 +308,63 @@ class EnrollmentAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(n)d enrollment(s) exited.") % {"n": done})
 
 
+class PossibleDuplicateFilter(admin.SimpleListFilter):
+    """Messages sent again after an attempt whose outcome was unknown (a worker died, a
+    timeout): the customer may have them twice. The choices show how many."""
+
+    title = _("possible duplicate")
+    parameter_name = "possible_duplicate"
+
+    def lookups(self, request, model_admin):
+        marked = model_admin.get_queryset(request).filter(possible_duplicate_at__isnull=False)
+        return [("yes", _("Yes (%(n)d)") % {"n": marked.count()}), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(possible_duplicate_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(possible_duplicate_at__isnull=True)
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["to_email", "subject", "category", "status", "language", "sent_at", "attempts"]
-    list_filter = ["status", "category", "enrollment__flow", "sent_at"]
+    actions = ["resend_selected"]
+    list_display = [
+        "to_email",
+        "subject",
+        "category",
+        "status",
+        "language",
+        "sent_at",
+        "attempts",
+        "possible_duplicate_at",
+    ]
+    list_filter = ["status", PossibleDuplicateFilter, "category", "enrollment__flow", "sent_at"]
     search_fields = ["to_email", "subject", "esp_message_id"]
     raw_id_fields = ["enrollment", "step", "contact"]
     date_hierarchy = "created_at"
     readonly_fields = ["email_preview"]
+
+    @admin.action(
+        description=_("Resend the selected failed messages (or those of unknown outcome)"),
+        permissions=["change"],
+    )
+    def resend_selected(self, request, queryset):
+        counts = resend_messages(list(queryset.filter(status__in=RESENDABLE)))
+        self.message_user(
+            request,
+            _(
+                "Resent: %(sent)d sent, %(failed)d failed again, %(suppressed)d suppressed "
+                "(unsubscribed)."
+            )
+            % {
+                "sent": counts["sent"],
+                "failed": counts["failed"],
+                "suppressed": counts["suppressed"],
+            },
+            messages.SUCCESS if not counts["failed"] else messages.WARNING,
+        )
 
     @admin.display(description=_("email"))
     def email_preview(self, obj):

@@ -81,3 +81,55 @@ def check_urls(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.compatibility)
+def check_email_backend(app_configs=None, **kwargs):
+    """The configured ESP must take the emails we send (e.g. Postmark: one tag)."""
+    from .delivery import backend_problems
+
+    try:
+        get_setting("TAGS")
+    except PostpurchaseConfigurationError:
+        return []  # reported by check_settings
+    return [
+        Error(
+            problem,
+            hint='Set POSTPURCHASE["TAGS"] to what your ESP accepts (["category"] or []); '
+            "see docs/production.md.",
+            id="postpurchase.E008",
+        )
+        for problem in backend_problems()
+    ]
+
+
+@register(Tags.caches)
+def check_rate_limit_cache(app_configs=None, **kwargs):
+    """A shop-wide rate limit needs a cache all workers share."""
+    try:
+        values = user_settings()
+    except PostpurchaseConfigurationError:
+        return []  # reported by check_settings
+    if not values.get("RATE_LIMIT"):
+        return []
+    alias = values.get("RATE_LIMIT_CACHE", DEFAULTS["RATE_LIMIT_CACHE"])
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if not backend:
+        return [
+            Error(
+                f'POSTPURCHASE["RATE_LIMIT_CACHE"] names the cache {alias!r}, which '
+                "settings.CACHES does not define.",
+                id="postpurchase.E009",
+            )
+        ]
+    if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
+        return [
+            Warning(
+                f"RATE_LIMIT is counted in the cache {alias!r} ({backend}), which each "
+                "process keeps for itself: every worker may send RATE_LIMIT emails per "
+                "second.",
+                hint="Use a shared cache (Redis, Memcached, the database cache).",
+                id="postpurchase.W002",
+            )
+        ]
+    return []

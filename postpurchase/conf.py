@@ -19,8 +19,9 @@ DEFAULTS: dict[str, Any] = {
     "ADAPTER": "postpurchase.adapters.DefaultAdapter",
     # Absolute base URL of the shop, used for links in emails (unsubscribe, view online).
     "SITE_URL": "http://127.0.0.1:8000",
-    # "inline": run due work in the current process right after commit (no broker);
-    # "celery": hand it to Celery workers.
+    # "inline": after commit, a background thread of this process runs the new work (no
+    # broker; the request never waits for the ESP); "celery": hand it to Celery workers;
+    # "sync": run it in the committing thread (tests, scripts, simulations).
     "EXECUTION": "inline",
     # How many enrollments one claim takes.
     "BATCH_SIZE": 200,
@@ -38,6 +39,24 @@ DEFAULTS: dict[str, Any] = {
     "FROM_EMAIL": None,
     # Send the Message id as an idempotency key header where the ESP honours one.
     "IDEMPOTENCY_HEADER": "Idempotency-Key",
+    # ESP calls in flight at once per worker process (threads, each with one reused
+    # connection to the ESP).
+    "SEND_CONCURRENCY": 32,
+    # At most this many emails per second to the ESP, counted for all workers of the
+    # shop through the Django cache RATE_LIMIT_CACHE (None: no limit).
+    "RATE_LIMIT": None,
+    "RATE_LIMIT_CACHE": "default",
+    # ESP tags on each email, from "category", "flow", "step", "template". Many ESPs
+    # (Postmark, Amazon SES, SparkPost, Mailjet) take one tag; flow, step and message
+    # ids always travel in metadata.
+    "TAGS": ["category"],
+    # A message found "sending" after its worker died may or may not have left:
+    # "resend" sends it again and marks it as a possible duplicate; "hold" marks its
+    # outcome unknown and leaves resending to staff.
+    "UNKNOWN_OUTCOME": "resend",
+    # Attempts of a step that raises for one enrollment (adapter down, bad data, a bug
+    # in a custom step) before that enrollment fails with the error.
+    "MAX_STEP_ATTEMPTS": 6,
     # Extra keyword arguments for mjml2html (fonts={} keeps Google Fonts out).
     "MJML_OPTIONS": {"fonts": {}},
     # Languages email content may be written in; the first is the fallback.
@@ -67,8 +86,15 @@ BRAND_DEFAULTS: dict[str, Any] = {
     "social_links": [],  # [{"name": "Instagram", "url": "https://..."}]
 }
 
-_CHOICES = {"EXECUTION": ("inline", "celery"), "SIGNAL_ERRORS": ("log", "raise")}
+_CHOICES = {
+    "EXECUTION": ("inline", "celery", "sync"),
+    "SIGNAL_ERRORS": ("log", "raise"),
+    "UNKNOWN_OUTCOME": ("resend", "hold"),
+}
+TAG_KINDS = ("category", "flow", "step", "template")
 _POSITIVE_INTS = (
+    "SEND_CONCURRENCY",
+    "MAX_STEP_ATTEMPTS",
     "BATCH_SIZE",
     "LEASE_SECONDS",
     "TICK_SECONDS",
@@ -115,6 +141,21 @@ def validate(name: str, value: Any) -> None:
     if name == "BRAND" and not isinstance(value, dict):
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["BRAND"] must be a dict; got {value!r}.'
+        )
+    if name == "TAGS" and (
+        not isinstance(value, list | tuple) or any(v not in TAG_KINDS for v in value)
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["TAGS"] must be a list drawn from {", ".join(TAG_KINDS)}; got {value!r}.'
+        )
+    if (
+        name == "RATE_LIMIT"
+        and value is not None
+        and (isinstance(value, bool) or not isinstance(value, int | float) or value <= 0)
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["RATE_LIMIT"] must be None or a positive number of emails per '
+            f"second; got {value!r}."
         )
     if name == "STAFF_EMAILS":
         _validate_addresses(name, value)

@@ -35,3 +35,8 @@ class TemplateRenderError(PostpurchaseError):
 
 class FlowDefinitionError(PostpurchaseError, ValueError):
     """A flow or recipe definition is invalid."""
+
+
+class AdapterCallError(PostpurchaseError):
+    """The shop adapter raised while an email was being rendered (its database or an
+    API it calls is down, say). Not the template's fault: the email is tried again."""

@@ -19,7 +19,7 @@ from django.utils import translation
 from mjml import mjml2html
 
 from .conf import get_setting, languages
-from .exceptions import TemplateRenderError
+from .exceptions import AdapterCallError, TemplateRenderError
 from .text import html_to_text
 
 BUILTINS = [
@@ -93,7 +93,9 @@ _compiled = _CompiledCache()
 
 
 def base_language(code: str | None) -> str:
-    return (code or "").replace("_", "-").split("-")[0].lower()
+    if not isinstance(code, str):
+        return ""  # bad data (a number in an order snapshot): use the fallback language
+    return code.replace("_", "-").split("-")[0].lower()
 
 
 def pick_language(wanted: str | None, available: list[str]) -> str:
@@ -160,11 +162,15 @@ def render_content(content, context: dict[str, Any]) -> RenderedEmail:
             # Plain text: a Context autoescapes unless told otherwise, whatever the engine says.
             subject = one_line(subject_t.render(Context(context, autoescape=False)))[:300]
             preheader = one_line(preheader_t.render(Context(context, autoescape=False)))
+        except AdapterCallError:
+            raise  # the shop's adapter failed, not the template: retried by the caller
         except Exception as exc:
             raise _error(exc, f"subject of {where}", content.language) from exc
         body_context = {**context, "preheader": preheader}
         try:
             mjml_source = body_t.render(Context(body_context))
+        except AdapterCallError:
+            raise
         except Exception as exc:
             line = locate_error(content.body, body_context)
             raise _error(exc, f"body of {where}", content.language, line) from exc

@@ -18,10 +18,14 @@ class Next(StepResult):
 
 @dataclass(frozen=True)
 class Wait(StepResult):
-    """Run this same step again at ``until`` (a delay, or a retry after an error)."""
+    """Run this same step again at ``until`` (a delay, or a retry after an error).
+
+    A wait with an ``error`` counts as a failed attempt of the step (the enrollment's
+    ``attempts``), unless ``counts`` is False (throttled by the ESP, or not started)."""
 
     until: datetime
     error: str = ""
+    counts: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,17 @@ from __future__ import annotations
 import math
 
 from celery import shared_task
+from celery.signals import worker_shutting_down
 
-from . import engine
+from . import engine, shutdown
 from .conf import get_setting
+
+
+@worker_shutting_down.connect
+def _finish_in_flight(**kwargs) -> None:
+    """Warm shutdown (SIGTERM): the batch being sent in this process finishes the
+    emails already with the ESP, records them, and starts no more."""
+    shutdown.request_stop()
 
 
 @shared_task(name="postpurchase.tick", ignore_result=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from .delivery import backend_problems
 from .exceptions import TemplateRenderError
 from .models import DelayStep, EmailStep, Flow, Step
 from .models.steps import step_links
@@ -45,6 +46,9 @@ def validate_flow(flow: Flow) -> list[Problem]:
     snapshot = sample_snapshot(flow)
     for step in steps:
         problems.extend(_check_step(step, flow, snapshot))
+    if any(isinstance(s, EmailStep) for s in steps):
+        # The ESP must take our emails, or nothing this flow sends would leave.
+        problems.extend(Problem(p) for p in backend_problems())
     problems.extend(_check_graph(steps))
     return problems
 

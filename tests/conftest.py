@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core import mail
 
-from postpurchase import clock
+from postpurchase import clock, shutdown
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -34,10 +34,19 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _postpurchase_test_settings(settings):
     """No mail files, loud signal errors, a clean outbox for every test."""
-    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAIL_DIR": None, "SIGNAL_ERRORS": "raise"}
+    settings.POSTPURCHASE = {
+        **settings.POSTPURCHASE,
+        "MAIL_DIR": None,
+        "SIGNAL_ERRORS": "raise",
+        # Wake-ups run in the test's own thread (and transaction); tests of the embedded
+        # default's background thread set "inline" themselves.
+        "EXECUTION": "sync",
+    }
     settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
     mail.outbox = []
+    shutdown.clear()
     yield
+    shutdown.clear()
     mail.outbox = []
 
 

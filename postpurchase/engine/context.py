@@ -19,6 +19,9 @@ class Batch:
     steps_by_flow: dict[int, list[Step]] = field(default_factory=dict)
     index_by_flow: dict[int, dict[int, int]] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict)
+    # The claim's lease (engine.lease.Lease), renewed and checked by steps that take
+    # long, such as sending emails; None outside a claim (previews, resends).
+    lease: Any = None
 
     def steps(self, flow_id: int) -> list[Step]:
         steps = self.steps_by_flow.get(flow_id)

@@ -1,39 +1,119 @@
-"""Waking whatever runs due work: this process (embedded default) or Celery workers.
+"""Waking whatever runs due work: a background thread of this process (embedded
+default), the committing thread itself, or Celery workers.
 
 A wake-up carries enrollment ids only; what is due and when lives in the database, so
-a lost or repeated wake-up costs nothing but a later start (the periodic tick catches
-up) or a claim that finds the work already taken.
+a lost or repeated wake-up costs nothing but a later start (the periodic tick or the
+scheduler command catches up) or a claim that finds the work already taken.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
+import threading
 
-from django.db import transaction
+from django.db import close_old_connections, transaction
 
 from ..conf import get_setting
 
 logger = logging.getLogger("postpurchase.engine")
 
+# At interpreter exit, wait this long for wake-ups already handed to the background
+# thread (what is left is picked up by the scheduler: nothing is lost).
+EXIT_WAIT_SECONDS = 10.0
+
 
 def wake(enrollment_ids: list[int]) -> None:
-    """Run these enrollments' due steps now: in-process, or as one Celery task."""
+    """Run these enrollments' due steps soon: in the background, now, or in Celery."""
     if not enrollment_ids:
         return
-    if get_setting("EXECUTION") == "celery":
+    mode = get_setting("EXECUTION")
+    if mode == "celery":
         from ..tasks import run_enrollments
 
         run_enrollments.delay(list(enrollment_ids))
-        return
-    from .scheduler import run_enrollments as run_now
-
-    try:
-        run_now(enrollment_ids)
-    except Exception:  # never break the shop's request; the scheduler retries later
-        logger.exception("postpurchase: running enrollments %s in-process failed", enrollment_ids)
+    elif mode == "sync":
+        _run(list(enrollment_ids))
+    else:
+        background().submit(list(enrollment_ids))
 
 
 def wake_on_commit(enrollment_ids: list[int]) -> None:
     """Wake after the surrounding transaction commits (at once outside one)."""
     ids = list(enrollment_ids)
     transaction.on_commit(lambda: wake(ids), robust=True)
+
+
+def _run(ids: list[int]) -> None:
+    from .scheduler import run_enrollments
+
+    try:
+        run_enrollments(ids)
+    except Exception:  # never break the shop's request; the scheduler retries later
+        logger.exception("postpurchase: running enrollments %s in-process failed", ids)
+
+
+class Background:
+    """One daemon thread that runs wake-ups in order, off the shop's request thread.
+
+    The customer's checkout returns as soon as its transaction commits; the thank-you
+    leaves from here a moment later. If the process dies first, the enrollments are
+    still due in the database and the scheduler sends them.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.queue: queue.Queue[list[int]] = queue.Queue()
+        self.pending = 0  # wake-ups submitted and not yet run
+        self.done = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name="postpurchase-wake", daemon=True)
+        self.thread.start()
+
+    def submit(self, ids: list[int]) -> None:
+        with self.done:
+            self.pending += 1
+        self.queue.put(ids)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted wake-up has run (tests, shutdown)."""
+        with self.done:
+            return self.done.wait_for(lambda: self.pending == 0, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            # Several checkouts in a burst: one claim for all of them.
+            while True:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                close_old_connections()
+                _run([i for ids in batch for i in ids])
+            finally:
+                close_old_connections()
+                with self.done:
+                    self.pending -= len(batch)
+                    self.done.notify_all()
+
+
+_background: Background | None = None
+_lock = threading.Lock()
+
+
+def background() -> Background:
+    """This process's wake-up thread (a fresh one after a fork)."""
+    global _background
+    with _lock:
+        if _background is None or _background.pid != os.getpid():
+            _background = Background()
+        return _background
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    if _background is not None and _background.pid == os.getpid():
+        _background.wait_idle(EXIT_WAIT_SECONDS)

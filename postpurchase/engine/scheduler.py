@@ -18,12 +18,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Min, Q
 
-from .. import clock, signals
+from .. import clock, shutdown, signals
 from ..conf import get_setting
 from ..db import update_rows
 from ..models import Enrollment, Flow, Step
 from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
 from .context import Batch, StepContext
+from .lease import Lease
 
 logger = logging.getLogger("postpurchase.engine")
 
@@ -81,7 +82,7 @@ def process(enrollments: list[Enrollment], now: datetime) -> int:
     batch rather than a few commits per email. One enrollment failing never stops the
     others.
     """
-    batch = Batch(now=now)
+    batch = Batch(now=now, lease=Lease.of(enrollments))
     pending = list(enrollments)
     finished: list[Enrollment] = []
     for _ in range(MAX_STEPS_PER_RUN):
@@ -130,21 +131,66 @@ def _current_step(enrollment: Enrollment, batch: Batch) -> Step | None:
 
 
 def _run_step(step: Step, contexts: list[StepContext]) -> list[StepResult]:
+    if type(step).execute_batch is Step.execute_batch:
+        # A step without a batch version runs ``execute`` enrollment by enrollment.
+        return [_run_one(step, ctx) for ctx in contexts]
     try:
-        results = step.execute_batch(contexts)
-        if len(results) != len(contexts):
-            raise TypeError(
-                f"{type(step).__name__}.execute_batch() returned {len(results)} results "
-                f"for {len(contexts)} enrollments"
-            )
+        return _execute(step, contexts)
     except Exception as exc:
-        # Not a verdict on any one enrollment (a database hiccup, a bug in a batch
-        # override): all of them try this step again later.
-        logger.exception("postpurchase: step %r of flow %s crashed", step, step.flow_id)
-        error = f"{type(exc).__name__}: {exc}"
-        retry = contexts[0].now + timedelta(seconds=get_setting("RETRY_BACKOFF_SECONDS"))
-        return [Wait(until=retry, error=error) for _ in contexts]
+        if len(contexts) == 1:
+            return [_step_crashed(step, contexts[0], exc)]
+        # Someone in the batch made the whole step raise: run each enrollment alone, so
+        # the culprit fails on its own and the others go on.
+        logger.warning(
+            "postpurchase: step %r of flow %s raised for a batch of %s; running them one by one",
+            step,
+            step.flow_id,
+            len(contexts),
+        )
+    results = []
+    for ctx in contexts:
+        try:
+            results.append(_execute(step, [ctx])[0])
+        except Exception as exc:
+            results.append(_step_crashed(step, ctx, exc))
     return results
+
+
+def _run_one(step: Step, ctx: StepContext) -> StepResult:
+    try:
+        return step.execute(ctx)
+    except Exception as exc:
+        return _step_crashed(step, ctx, exc)
+
+
+def _execute(step: Step, contexts: list[StepContext]) -> list[StepResult]:
+    results = step.execute_batch(contexts)
+    if len(results) != len(contexts):
+        raise TypeError(
+            f"{type(step).__name__}.execute_batch() returned {len(results)} results "
+            f"for {len(contexts)} enrollments"
+        )
+    return results
+
+
+def _step_crashed(step: Step, ctx: StepContext, exc: Exception) -> StepResult:
+    """This enrollment's step raised: try again with backoff, and after
+    MAX_STEP_ATTEMPTS fail the enrollment with its own error."""
+    logger.error(
+        "postpurchase: step %r crashed for enrollment %s",
+        step,
+        ctx.enrollment.pk,
+        exc_info=exc,
+    )
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    attempts = ctx.enrollment.attempts + 1
+    if attempts >= get_setting("MAX_STEP_ATTEMPTS"):
+        return Fail(f"Step {step} failed {attempts} times: {error}")
+    delay = min(
+        get_setting("RETRY_BACKOFF_SECONDS") * 2 ** (attempts - 1),
+        get_setting("RETRY_BACKOFF_MAX_SECONDS"),
+    )
+    return Wait(until=ctx.now + timedelta(seconds=delay), error=error)
 
 
 def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch) -> bool:
@@ -161,7 +207,7 @@ def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch)
     if isinstance(result, Wait):
         enrollment.due_at = max(result.until, now + timedelta(seconds=1))
         enrollment.last_error = result.error
-        if result.error:
+        if result.error and result.counts:
             enrollment.attempts += 1
     elif isinstance(result, Exit):
         _finish(enrollment, Enrollment.Status.EXITED, now, reason=result.reason)
@@ -273,6 +319,8 @@ def run_due(now: datetime | None = None, max_batches: int = 10_000) -> int:
     """Advance everything due at ``now``, batch after batch. Returns the total."""
     total = 0
     for _ in range(max_batches):
+        if shutdown.stopping():
+            break
         done = advance_due(now)
         total += done
         if not done:
@@ -300,7 +348,7 @@ def run_scheduler(stop_event: threading.Event | None = None, interval: float = 5
     from django.db import close_old_connections
 
     stop_event = stop_event or threading.Event()
-    while not stop_event.is_set():
+    while not stop_event.is_set() and not shutdown.stopping():
         try:
             close_old_connections()
             run_due()

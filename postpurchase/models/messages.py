@@ -14,10 +14,18 @@ class Message(models.Model):
     """
 
     class Status(models.TextChoices):
+        # Created, not yet handed to the ESP.
+        QUEUED = "queued", _("Queued")
+        # Handed to the ESP and not yet answered. Found so after a crash, the outcome is
+        # unknown: the email may or may not have left (see UNKNOWN_OUTCOME).
         SENDING = "sending", _("Sending")
         RETRYING = "retrying", _("Waiting to retry")
         SENT = "sent", _("Sent")
+        # Given up (attempts used up, refused, configuration error): staff can resend.
         FAILED = "failed", _("Failed")
+        # Its worker died while the ESP had it, and UNKNOWN_OUTCOME is "hold": it may
+        # have been delivered; staff decide whether to resend it.
+        UNKNOWN = "unknown", _("Outcome unknown")
         SUPPRESSED = "suppressed", _("Suppressed")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -45,7 +53,7 @@ class Message(models.Model):
     subject = models.CharField(_("subject"), max_length=300, blank=True)
     category = models.CharField(_("category"), max_length=15)
     status = models.CharField(
-        _("status"), max_length=10, choices=Status.choices, default=Status.SENDING, db_index=True
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     esp_name = models.CharField(_("ESP"), max_length=50, blank=True)
@@ -53,6 +61,17 @@ class Message(models.Model):
         _("ESP message id"), max_length=255, blank=True, db_index=True
     )
     error = models.TextField(_("last error"), blank=True)
+    # When the latest attempt was handed to the ESP (set for a group of messages in one
+    # statement, committed before any of them is sent).
+    attempted_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    # An earlier attempt may have reached the ESP without us hearing the answer (the
+    # worker died, the connection broke after the request was sent): sending it again
+    # may deliver it twice.
+    unconfirmed = models.BooleanField(_("earlier attempt unconfirmed"), default=False)
+    # Set when such a message was sent again: the customer may have it twice.
+    possible_duplicate_at = models.DateTimeField(
+        _("possible duplicate since"), null=True, blank=True, db_index=True
+    )
     created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # First open and first click. Nothing fills them yet: open/click tracking (ESP

@@ -183,7 +183,13 @@ def test_idempotency_key_and_metadata(flow, frozen):
     message = Message.objects.get()
     sent = mail.outbox[0]
     assert sent.extra_headers["Idempotency-Key"] == str(message.pk)
-    assert sent.metadata == {"postpurchase_message": str(message.pk)}
+    assert sent.metadata == {
+        "postpurchase_message": str(message.pk),
+        "postpurchase_flow": str(flow.pk),
+        "postpurchase_step": str(message.step_id),
+    }
+    # One tag by default: Postmark, Amazon SES and others refuse more.
+    assert sent.tags == ["transactional"]
     assert message.esp_message_id != ""
     assert message.esp_name == "test"
     assert "List-Unsubscribe" not in sent.extra_headers  # transactional

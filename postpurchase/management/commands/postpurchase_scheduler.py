@@ -1,8 +1,11 @@
 """Run due work in a loop, for deployments without Celery (or once, from cron)."""
 
+import signal
+import threading
+
 from django.core.management.base import BaseCommand
 
-from postpurchase import engine
+from postpurchase import engine, shutdown
 
 
 class Command(BaseCommand):
@@ -18,12 +21,25 @@ class Command(BaseCommand):
         if interval <= 0:
             self.stderr.write("--interval must be positive")
             raise SystemExit(2)
+        stop = threading.Event()
+
+        def on_term(signum, frame):
+            # Finish the emails in flight and record them; start nothing new.
+            shutdown.request_stop()
+            stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, on_term)
+            signal.signal(signal.SIGINT, on_term)
         if once:
             done = engine.run_due()
             self.stdout.write(f"Advanced {done} enrollment(s).")
             return
-        self.stdout.write(f"Advancing due enrollments every {interval:g}s; Ctrl+C stops.")
+        self.stdout.write(
+            f"Advancing due enrollments every {interval:g}s; Ctrl+C or SIGTERM stops."
+        )
         try:
-            engine.run_scheduler(interval=interval)
+            engine.run_scheduler(stop_event=stop, interval=interval)
         except KeyboardInterrupt:
-            self.stdout.write("Stopped.")
+            pass
+        self.stdout.write("Stopped.")

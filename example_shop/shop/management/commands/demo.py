@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.test import override_settings
 from django.utils import timezone
 
 import postpurchase.clock
@@ -70,7 +71,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.setup()
         if options["simulate"]:
-            self.simulate()
+            # The simulated clock is this thread's: the wake-up after each order runs
+            # here too, not on the embedded default's background thread.
+            with override_settings(POSTPURCHASE={**settings.POSTPURCHASE, "EXECUTION": "sync"}):
+                self.simulate()
         elif not options["no_server"]:
             self.serve(options["addrport"])
 

@@ -1,0 +1,278 @@
+"""Sending a batch of prepared emails: marked before, recorded after, concurrently.
+
+The worker's own thread renders emails in order and hands them to the sender's threads
+in groups. For each group, one transaction renews the batch's lease, keeps only the
+emails whose enrollments are still ours, and marks those messages ``sending`` (with
+the attempt's time) in one statement; only then do they go to the ESP. Answers are
+recorded as they come back, a group at a time (one statement, then the signals), so
+at most ``SEND_CONCURRENCY`` emails plus one group are ever unrecorded. A worker that
+dies leaves those few ``sending``; whoever runs the step next knows their outcome is
+unknown (``UNKNOWN_OUTCOME``) and marks any resend as a possible duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from .. import signals
+from ..conf import get_setting
+from ..db import update_rows
+from ..models import Message
+from ..rendering import RenderedEmail
+from ..shutdown import stopping
+from . import errors
+from .email import esp_name
+from .mail_dir import write_to_mail_dir
+from .sender import Outcome, get_sender
+
+logger = logging.getLogger("postpurchase.delivery")
+
+# Record answers at least this often while sending (seconds).
+RECORD_INTERVAL = 0.1
+
+_RECORDED_FIELDS = [
+    "status",
+    "error",
+    "subject",
+    "language",
+    "attempts",
+    "attempted_at",
+    "unconfirmed",
+    "possible_duplicate_at",
+    "esp_name",
+    "esp_message_id",
+    "sent_at",
+]
+_MARKED_FIELDS = [
+    "status",
+    "subject",
+    "language",
+    "attempts",
+    "attempted_at",
+    "possible_duplicate_at",
+]
+
+
+@dataclass(eq=False)
+class Job:
+    """One message on its way: the built email, or an outcome decided before sending
+    (suppressed, a template error) that only needs recording."""
+
+    message: Message
+    email: Any = None
+    rendered: RenderedEmail | None = None
+    enrollment_id: int | None = None
+    index: int = 0  # the caller's position (its StepContext)
+    outcome: Outcome | None = None
+    # Set when recorded: what the message's status became and whether it was final.
+    marked: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
+    """Send ``jobs`` (an iterator: each is rendered when pulled) and record every
+    outcome on its Message. Returns the jobs that got an outcome; jobs never pulled
+    (the worker is stopping) are left untouched for the next run."""
+    sender = get_sender()
+    size = sender.size
+    group = max(1, size // 4)
+    source: Iterator[Job] = iter(jobs)
+    exhausted = False
+    running: dict[Future, Job] = {}
+    answered: list[Job] = []
+    finished: list[Job] = []
+    last_record = time.monotonic()
+
+    def record_now() -> None:
+        nonlocal answered, last_record
+        if answered:
+            record(answered, now)
+            finished.extend(answered)
+            answered = []
+        last_record = time.monotonic()
+
+    while True:
+        for future in [f for f in running if f.done()]:
+            job = running.pop(future)
+            job.outcome = _result(future)
+            answered.append(job)
+        if answered and (
+            len(answered) >= group or time.monotonic() - last_record >= RECORD_INTERVAL
+        ):
+            record_now()
+        if not exhausted and not stopping() and len(running) + group <= size:
+            chunk, exhausted = _take(source, group, answered)
+            to_send = mark(chunk, now, lease)
+            for job in to_send:
+                may_send = _may_send(lease, job.enrollment_id)
+                running[sender.submit(job.email, may_send)] = job
+            continue
+        if not running:
+            break
+        wait(list(running), timeout=RECORD_INTERVAL, return_when=FIRST_COMPLETED)
+        if lease is not None:
+            lease.renew_if_due()
+    record_now()
+    return finished
+
+
+def _take(source: Iterator[Job], count: int, answered: list[Job]) -> tuple[list[Job], bool]:
+    """Up to ``count`` jobs to send; jobs that arrive with an outcome already go
+    straight to ``answered``."""
+    chunk: list[Job] = []
+    while len(chunk) < count:
+        job = next(source, None)
+        if job is None:
+            return chunk, True
+        if job.outcome is not None:
+            answered.append(job)
+        else:
+            chunk.append(job)
+    return chunk, False
+
+
+def _may_send(lease, enrollment_id):
+    """Asked by the sending thread right before the ESP call. Once handed over, an
+    email goes out even when the worker is stopping (it finishes what is in flight)."""
+    if lease is None or enrollment_id is None:
+        return lambda: True
+    return lambda: lease.valid(enrollment_id)
+
+
+def _result(future: Future) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:  # a bug in the sending code itself: retry, never lose it
+        logger.exception("postpurchase: a sending thread crashed")
+        return Outcome(errors.TRANSIENT, errors.describe(exc), maybe_sent=True)
+
+
+def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
+    """In one transaction: renew the lease, keep the jobs whose enrollments are still
+    ours and mark their messages as being sent. Returns the jobs that may go out;
+    the others are dropped (their enrollment's new owner sends them)."""
+    if not chunk:
+        return []
+    with transaction.atomic():
+        if lease is not None:
+            held = lease.hold({j.enrollment_id for j in chunk if j.enrollment_id is not None})
+            keep = [j for j in chunk if j.enrollment_id is None or j.enrollment_id in held]
+        else:
+            keep = list(chunk)
+        for job in keep:
+            message = job.message
+            message.status = Message.Status.SENDING
+            message.attempts += 1
+            message.attempted_at = now
+            if message.unconfirmed and message.possible_duplicate_at is None:
+                message.possible_duplicate_at = now
+            if job.rendered is not None:
+                message.subject = job.rendered.subject
+                message.language = job.rendered.language
+            job.marked = True
+        update_rows([j.message for j in keep], _MARKED_FIELDS)
+    dropped = len(chunk) - len(keep)
+    if dropped:
+        logger.info("postpurchase: lease lost for %s message(s); not sent", dropped)
+    return keep
+
+
+def record(jobs: list[Job], now: datetime) -> None:
+    """Write each job's outcome on its message (one statement), then send the signals."""
+    to_write: list[Message] = []
+    reverted: list[Job] = []
+    pending_signals: list[tuple[Any, dict[str, Any]]] = []
+    for job in jobs:
+        if job.outcome.kind == "not_sent" and job.marked:
+            reverted.append(job)
+            continue
+        emitted = apply(job, now)
+        if job.outcome.kind != "not_sent":
+            to_write.append(job.message)
+        if emitted is not None:
+            pending_signals.append(emitted)
+    with transaction.atomic():
+        update_rows(to_write, _RECORDED_FIELDS)
+        for job in reverted:
+            _revert(job)
+    for signal, kwargs in pending_signals:
+        signals.emit(signal, Message, **kwargs)
+    for job in jobs:
+        if job.outcome.kind == "sent" and job.rendered is not None:
+            write_to_mail_dir(job.message, job.rendered)
+
+
+def _revert(job: Job) -> None:
+    """A marked email that never reached the ESP (throttled, lease lost, stopping):
+    undo the mark, unless a new owner of the enrollment has marked it since."""
+    message = job.message
+    Message.objects.filter(
+        pk=message.pk, status=Message.Status.SENDING, attempted_at=message.attempted_at
+    ).update(status=Message.Status.RETRYING, attempts=max(message.attempts - 1, 0))
+    message.status = Message.Status.RETRYING
+    message.attempts = max(message.attempts - 1, 0)
+
+
+def apply(job: Job, now: datetime) -> tuple[Any, dict[str, Any]] | None:
+    """Set the message's fields from the job's outcome; return the signal to send."""
+    message, outcome = job.message, job.outcome
+    kind = outcome.kind
+    message.error = outcome.error[:4000]
+    if kind == "sent":
+        message.status = Message.Status.SENT
+        message.error = ""
+        message.sent_at = now
+        message.esp_name = esp_name()
+        message.esp_message_id = outcome.esp_message_id
+        message.unconfirmed = False
+        return signals.message_sent, {"message": message}
+    if kind == "suppressed":
+        message.status = Message.Status.SUPPRESSED
+        return signals.message_suppressed, {"message": message, "reason": outcome.error}
+    if kind == "unknown":
+        message.status = Message.Status.UNKNOWN
+        return signals.message_failed, {"message": message, "error": outcome.error, "final": True}
+    if kind == "not_sent":
+        return None
+    if kind == errors.THROTTLED:
+        # Not the message's fault: the attempt does not count.
+        message.status = Message.Status.RETRYING
+        message.attempts = max(message.attempts - 1, 0)
+        return None
+    if kind == "step_error":
+        message.status = Message.Status.RETRYING
+        return None
+    if kind == errors.TRANSIENT:
+        message.unconfirmed = message.unconfirmed or outcome.maybe_sent
+        final = message.attempts >= get_setting("MAX_SEND_ATTEMPTS")
+        message.status = Message.Status.FAILED if final else Message.Status.RETRYING
+        logger.warning(
+            "postpurchase: sending %s failed (attempt %s): %s",
+            message.pk,
+            message.attempts,
+            outcome.error,
+        )
+        return signals.message_failed, {"message": message, "error": outcome.error, "final": final}
+    # CONFIG, REFUSED, a template error: final for this message until staff act.
+    message.status = Message.Status.FAILED
+    if kind == errors.CONFIG:
+        message.error = f"ESP configuration error: {outcome.error}"[:4000]
+        logger.error("postpurchase: cannot send %s: %s", message.pk, message.error)
+    return signals.message_failed, {"message": message, "error": message.error, "final": True}
+
+
+def backoff(attempts: int, now: datetime) -> datetime:
+    """When attempt ``attempts + 1`` may run: RETRY_BACKOFF_SECONDS doubling, capped."""
+    delay = min(
+        get_setting("RETRY_BACKOFF_SECONDS") * 2 ** max(attempts - 1, 0),
+        get_setting("RETRY_BACKOFF_MAX_SECONDS"),
+    )
+    return now + timedelta(seconds=delay)

@@ -1,0 +1,105 @@
+"""Turning a rendered email into the AnymailMessage every Anymail backend accepts.
+
+What goes on the message is what all of Anymail's ESPs take: at most the tags
+``POSTPURCHASE["TAGS"]`` names (one by default: Postmark, Amazon SES, SparkPost,
+Mailjet, Mailtrap and Postal refuse more), metadata with short keys and string values
+(Postmark: keys up to 20 characters), plain headers, no merge data.
+"""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from functools import cache
+from typing import TYPE_CHECKING
+
+from anymail.exceptions import AnymailInvalidAddress
+from anymail.message import AnymailMessage
+from django.conf import settings
+
+from ..conf import get_setting
+from ..rendering import RenderedEmail, one_line
+from ..tokens import unsubscribe_url
+
+if TYPE_CHECKING:
+    from ..models import EmailStep, Message
+
+# Metadata keys (each at most 20 characters, Postmark's limit).
+META_MESSAGE = "postpurchase_message"
+META_FLOW = "postpurchase_flow"
+META_STEP = "postpurchase_step"
+
+
+def from_email() -> str:
+    return get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL
+
+
+def recipient(name: str, email: str) -> str:
+    """``"Name" <local@domain>`` as email standards want it: the name quoted where it
+    needs quoting (commas, quotes), and an international domain in its IDNA (punycode)
+    form, which every ESP accepts. Raises AnymailInvalidAddress, naming the address."""
+    local, sep, domain = (email or "").strip().rpartition("@")
+    if not sep or not local or not domain:
+        raise AnymailInvalidAddress(f"invalid recipient address {email!r}")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise AnymailInvalidAddress(f"invalid domain in recipient address {email!r}") from exc
+    addr_spec = f"{local}@{ascii_domain}"
+    name = one_line(name or "")
+    if not name:
+        return addr_spec
+    try:
+        return str(Address(display_name=name, addr_spec=addr_spec))
+    except (ValueError, IndexError) as exc:
+        raise AnymailInvalidAddress(f"invalid recipient address {email!r}") from exc
+
+
+def tags_for(step: EmailStep | None, category: str) -> list[str]:
+    values = {
+        "category": category,
+        "flow": f"flow-{step.flow_id}" if step is not None else "",
+        "step": f"step-{step.pk}" if step is not None else "",
+        "template": getattr(getattr(step, "template", None), "slug", "") or "",
+    }
+    return [values[kind] for kind in get_setting("TAGS") if values.get(kind)]
+
+
+def build_email(
+    message: Message, rendered: RenderedEmail, step: EmailStep | None
+) -> AnymailMessage:
+    """The email for ``message``: recipient, subject, text and HTML, unsubscribe headers
+    for marketing, the message id as metadata and idempotency key."""
+    contact = message.contact
+    headers = {}
+    key_header = get_setting("IDEMPOTENCY_HEADER")
+    if key_header:
+        headers[key_header] = str(message.pk)
+    if message.category == "marketing":
+        # RFC 8058 one-click unsubscribe: mail clients POST to this URL.
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url(contact.pk, message.pk)}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    metadata = {META_MESSAGE: str(message.pk)}
+    if step is not None:
+        metadata[META_FLOW] = str(step.flow_id)
+        metadata[META_STEP] = str(step.pk)
+    email = AnymailMessage(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=from_email(),
+        to=[recipient(contact.full_name, message.to_email or contact.email)],
+        headers=headers,
+        metadata=metadata,
+        tags=tags_for(step, message.category),
+    )
+    email.attach_alternative(rendered.html, "text/html")
+    return email
+
+
+@cache
+def _esp_name(backend: str) -> str:
+    parts = backend.split(".")
+    return parts[-2] if len(parts) >= 2 else backend
+
+
+def esp_name() -> str:
+    return _esp_name(settings.EMAIL_BACKEND)[:50]

@@ -1,0 +1,168 @@
+"""What an exception from the email backend means for the message that raised it.
+
+Four answers, each handled differently (see docs/production.md):
+
+- ``CONFIG``: the shop's ESP set-up cannot send this (an unsupported feature, a bad API
+  key, a missing package). Retrying cannot help: fail loudly and stop.
+- ``REFUSED``: the ESP refuses this message for good (invalid address, 4xx).
+- ``THROTTLED``: the ESP asks us to slow down (429): defer until ``Retry-After``
+  without spending an attempt.
+- ``TRANSIENT``: an outage, a 5xx, a timeout: retry with backoff. ``maybe_sent`` says
+  the request may have reached the ESP (a read timeout), so a retry may duplicate.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import requests
+from anymail.exceptions import (
+    AnymailConfigurationError,
+    AnymailImproperlyInstalled,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+    AnymailSerializationError,
+    AnymailUnsupportedFeature,
+)
+from django.core.exceptions import ImproperlyConfigured
+
+CONFIG = "config"
+REFUSED = "refused"
+THROTTLED = "throttled"
+TRANSIENT = "transient"
+
+# A throttled send waits at least this long, and a Retry-After is capped here.
+MIN_RETRY_AFTER = 1.0
+MAX_RETRY_AFTER = 6 * 3600.0
+# Without a Retry-After a 429 defers this long.
+DEFAULT_THROTTLE_SECONDS = 30.0
+
+# Amazon SES (through boto3) names throttling in the error code, not an HTTP status.
+_THROTTLE_CODES = {"Throttling", "ThrottlingException", "TooManyRequestsException"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    error: str
+    retry_after: float | None = None
+    maybe_sent: bool = False
+    # The recipient's address itself is refused: later emails to it would be too.
+    address: bool = False
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def classify(exc: BaseException) -> Verdict:
+    """Sort a send exception into CONFIG, REFUSED, THROTTLED or TRANSIENT."""
+    error = describe(exc)
+    if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return Verdict(REFUSED, error, address=True)
+    if isinstance(
+        exc,
+        AnymailUnsupportedFeature
+        | AnymailConfigurationError
+        | AnymailImproperlyInstalled
+        | ImproperlyConfigured,
+    ):
+        return Verdict(CONFIG, error)
+    if isinstance(exc, AnymailSerializationError):
+        return Verdict(REFUSED, error)
+    if isinstance(exc, smtplib.SMTPException):
+        return _classify_smtp(exc, error)
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if isinstance(status, int):
+        return _classify_http(status, response, error)
+    if _boto_code(exc) in _THROTTLE_CODES:
+        return Verdict(THROTTLED, error, retry_after=DEFAULT_THROTTLE_SECONDS)
+    if isinstance(exc, requests.ConnectTimeout):
+        return Verdict(TRANSIENT, error)
+    if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
+        return Verdict(TRANSIENT, error)
+    if isinstance(exc, requests.RequestException):
+        # A read timeout or a connection cut after the request went out: the ESP may
+        # have accepted the email.
+        return Verdict(TRANSIENT, error, maybe_sent=True)
+    return Verdict(TRANSIENT, error)
+
+
+def _classify_http(status: int, response, error: str) -> Verdict:
+    if status == 429:
+        return Verdict(THROTTLED, error, retry_after=retry_after(response))
+    if status in (401, 403):
+        return Verdict(CONFIG, error)  # the API key or the sender is not accepted
+    if status in (408, 409, 425) or status >= 500:
+        hint = retry_after(response, default=None) if status == 503 else None
+        return Verdict(TRANSIENT, error, retry_after=hint)
+    if 400 <= status < 500:
+        return Verdict(REFUSED, error)
+    return Verdict(TRANSIENT, error)
+
+
+def _classify_smtp(exc: smtplib.SMTPException, error: str) -> Verdict:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
+        return Verdict(REFUSED, error, address=isinstance(exc, smtplib.SMTPRecipientsRefused))
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
+        return Verdict(CONFIG, error)
+    code = getattr(exc, "smtp_code", None)
+    if code == 421 or code == 450 or code == 451 or code == 452:
+        return Verdict(THROTTLED, error, retry_after=DEFAULT_THROTTLE_SECONDS)
+    if isinstance(code, int) and 500 <= code < 600:
+        return Verdict(REFUSED, error)
+    return Verdict(TRANSIENT, error, maybe_sent=isinstance(exc, smtplib.SMTPServerDisconnected))
+
+
+def retry_after(response, default: float | None = DEFAULT_THROTTLE_SECONDS) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After")
+    if value is None:
+        return default
+    value = str(value).strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return default
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the connection failed before any byte of the request was sent."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        name = type(current).__name__
+        if name in ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError"):
+            return True
+        for arg in getattr(current, "args", ()):
+            if isinstance(arg, BaseException) and _never_connected_leaf(arg):
+                return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _never_connected_leaf(exc: BaseException) -> bool:
+    reason = getattr(exc, "reason", None)
+    names = {type(exc).__name__, type(reason).__name__}
+    return bool(names & {"NewConnectionError", "ConnectionRefusedError", "NameResolutionError"})
+
+
+def _boto_code(exc: BaseException) -> str:
+    for candidate in (exc, exc.__cause__):
+        response = getattr(candidate, "response", None)
+        if isinstance(response, dict):
+            return str(response.get("Error", {}).get("Code", ""))
+    return ""

@@ -1,0 +1,96 @@
+"""Sending failed messages again, at staff's request (admin action, management command).
+
+A message fails for good when its attempts run out (a long ESP outage), the ESP refuses
+it, or the ESP set-up is broken; a message whose worker died mid-send is held as
+"outcome unknown" when ``UNKNOWN_OUTCOME`` is "hold". Once the cause is fixed, staff
+resend such messages whatever their enrollment is doing now (active at a later step,
+completed, exited): the email is rendered again from its step and order, with the
+coupon it already carried, and recorded on the same Message.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from .. import clock
+from ..engine.context import Batch, StepContext
+from ..exceptions import TemplateRenderError
+from ..models import Message
+from ..rendering import render_template
+from .batch import Job, deliver
+from .content import email_context, message_language
+from .email import build_email
+from .sender import Outcome
+
+RESENDABLE = (Message.Status.FAILED, Message.Status.UNKNOWN)
+
+
+def resend_messages(messages: Iterable[Message], now: datetime | None = None) -> Counter:
+    """Resend the failed or held ones among ``messages``; returns a count per outcome
+    ("sent", "failed", "suppressed", "skipped")."""
+    now = now or clock.now()
+    ids = [m.pk for m in messages]
+    counts: Counter = Counter()
+    claimed = []
+    for message in (
+        Message.objects.filter(pk__in=ids)
+        .select_related("enrollment__flow", "enrollment__trigger_event", "contact", "step")
+        .order_by("created_at")
+    ):
+        if message.status not in RESENDABLE:
+            counts["skipped"] += 1
+            continue
+        # Take it, unless someone else (another admin, the engine) just did.
+        if not Message.objects.filter(pk=message.pk, status=message.status).update(
+            status=Message.Status.QUEUED, attempts=0
+        ):
+            counts["skipped"] += 1
+            continue
+        if message.status == Message.Status.UNKNOWN:
+            message.unconfirmed = True  # it may be in the customer's inbox already
+        message.status = Message.Status.QUEUED
+        message.attempts = 0
+        claimed.append(message)
+    batch = Batch(now=now)
+    for job in deliver(_jobs(claimed, batch), now=now, lease=None):
+        message = job.message
+        if message.status in (Message.Status.RETRYING, Message.Status.QUEUED):
+            # Nothing retries a resend by itself: it stays failed, to resend again later.
+            message.status = Message.Status.FAILED
+            Message.objects.filter(pk=message.pk).update(
+                status=Message.Status.FAILED, error=message.error or "not sent; resend later"
+            )
+        counts[message.status] += 1
+    return counts
+
+
+def _jobs(messages: list[Message], batch: Batch) -> Iterator[Job]:
+    for message in messages:
+        job = Job(message=message)
+        step = message.step.get_real_instance() if message.step_id else None
+        if step is None or not hasattr(step, "template"):
+            job.outcome = Outcome("template", "This message's step no longer exists.")
+            yield job
+            continue
+        contact = message.contact
+        message.enrollment.contact = contact
+        if not contact.accepts(message.category):
+            job.outcome = Outcome("suppressed", "unsubscribed")
+            yield job
+            continue
+        ctx = StepContext(enrollment=message.enrollment, step=step, batch=batch)
+        try:
+            job.rendered = render_template(
+                step.template,
+                message.language or message_language(contact.locale, ctx.snapshot.get("locale")),
+                email_context(ctx, message, message.category, coupon=message.coupons.first()),
+                cache=batch.cache,
+            )
+            job.email = build_email(message, job.rendered, step)
+        except TemplateRenderError as exc:
+            job.outcome = Outcome("template", str(exc))
+        except Exception as exc:
+            job.outcome = Outcome("template", f"{type(exc).__name__}: {exc}")
+        yield job

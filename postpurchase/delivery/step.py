@@ -1,0 +1,176 @@
+"""An EmailStep's run: one Message per enrollment, rendered in order, sent concurrently.
+
+Each enrollment is prepared on its own: a coupon that cannot be issued, an adapter
+that raises or bad data in one order's snapshot retries (then fails) that enrollment
+alone, while the rest of the batch is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from anymail.exceptions import AnymailInvalidAddress
+from django.db import transaction
+
+from ..conf import get_setting
+from ..exceptions import AdapterCallError, TemplateRenderError
+from ..models import Message
+from ..rendering import render_template
+from ..results import Exit, Fail, Next, StepResult, Wait
+from . import errors
+from .batch import Job, backoff, deliver
+from .content import email_context, message_language, step_coupon
+from .email import build_email
+from .sender import Outcome
+
+if TYPE_CHECKING:
+    from ..engine.context import StepContext
+    from ..models import EmailStep
+
+logger = logging.getLogger("postpurchase.delivery")
+
+# Sent and suppressed messages are never sent again by their step; an unknown outcome
+# held for staff is not either (they resend it from the admin).
+DONE = (Message.Status.SENT, Message.Status.SUPPRESSED, Message.Status.UNKNOWN)
+
+
+def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepResult]:
+    """Send ``step``'s email to each enrollment in ``contexts``; one result each."""
+    if not contexts:
+        return []
+    messages = ensure_messages(step, contexts)
+    now = contexts[0].now
+    results: dict[int, StepResult] = {}
+
+    def jobs() -> Iterator[Job]:
+        for index, ctx in enumerate(contexts):
+            message = messages[ctx.enrollment.pk]
+            job = prepare(step, ctx, message, index)
+            if isinstance(job, StepResult):
+                results[index] = job
+            else:
+                yield job
+
+    lease = getattr(contexts[0].batch, "lease", None)
+    for job in deliver(jobs(), now=now, lease=lease):
+        results[job.index] = result_for(job, contexts[job.index])
+    # Enrollments not reached (the worker is stopping) stay due, with nothing spent.
+    return [results.get(i, Wait(until=now, counts=False)) for i in range(len(contexts))]
+
+
+def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, Message]:
+    """The Message row of each enrollment for this step, created (and committed) before
+    any email leaves. Rows that exist already (a retry, a re-run after a crash) are
+    returned as they are: the unique (enrollment, step) constraint keeps one."""
+    now = contexts[0].now
+    fresh = [
+        Message(
+            enrollment=ctx.enrollment,
+            step=step,
+            contact=ctx.contact,
+            to_email=ctx.contact.email,
+            category=step.category,
+            created_at=now,
+        )
+        for ctx in contexts
+    ]
+    with transaction.atomic():
+        Message.objects.bulk_create(fresh, ignore_conflicts=True)
+    found = {
+        m.enrollment_id: m
+        for m in Message.objects.filter(
+            step=step, enrollment_id__in=[ctx.enrollment.pk for ctx in contexts]
+        )
+    }
+    for ctx in contexts:
+        message = found[ctx.enrollment.pk]
+        # Reuse the objects we already hold, so templates and signals need no queries.
+        message.enrollment = ctx.enrollment
+        message.contact = ctx.contact
+    return found
+
+
+def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> Job | StepResult:
+    """The job that sends (or records) this enrollment's email, or the step's result
+    when there is nothing to send."""
+    if message.status in DONE:
+        return Next()
+    job = Job(message=message, enrollment_id=ctx.enrollment.pk, index=index)
+    if message.status == Message.Status.SENDING:
+        # Its worker died while the ESP had it: it may have been delivered.
+        if get_setting("UNKNOWN_OUTCOME") == "hold":
+            job.outcome = Outcome(
+                "unknown",
+                "Its worker stopped while the ESP had it: it may have been delivered. "
+                'Held (UNKNOWN_OUTCOME="hold"); resend it from the admin if it was not.',
+            )
+            return job
+        message.unconfirmed = True
+    elif message.status == Message.Status.FAILED:
+        message.attempts = 0  # staff retried the enrollment: a fresh set of attempts
+    contact = ctx.contact
+    if not contact.accepts(step.category):
+        reason = "suppressed" if contact.suppressed_at else "unsubscribed"
+        job.outcome = Outcome("suppressed", reason)
+        return job
+    try:
+        coupon = step_coupon(step, message, ctx)
+        job.rendered = render_template(
+            step.template,
+            message_language(contact.locale, ctx.snapshot.get("locale")),
+            email_context(ctx, message, step.category, coupon=coupon),
+            cache=ctx.batch.cache,
+        )
+        job.email = build_email(message, job.rendered, step)
+    except TemplateRenderError as exc:
+        job.outcome = Outcome("template", str(exc))
+    except AnymailInvalidAddress as exc:
+        job.outcome = Outcome(errors.REFUSED, errors.describe(exc), address=True)
+    except Exception as exc:
+        # An adapter that is down, a coupon that cannot be issued, bad data, a bug:
+        # this enrollment tries again later, and fails alone after MAX_STEP_ATTEMPTS.
+        if not isinstance(exc, AdapterCallError):
+            logger.exception("postpurchase: preparing %s for %s failed", step, ctx.enrollment)
+        job.outcome = Outcome("step_error", errors.describe(exc))
+    return job
+
+
+def result_for(job: Job, ctx: StepContext) -> StepResult:
+    """What the enrollment does next, given what happened to its email."""
+    outcome, message, now = job.outcome, job.message, ctx.now
+    kind = outcome.kind
+    if kind in ("sent", "suppressed", "unknown"):
+        return Next()
+    if kind == "template":
+        return Fail(f"Step {ctx.step}: {outcome.error}")
+    if kind == "step_error":
+        return step_error(ctx, outcome.error)
+    if kind == errors.CONFIG:
+        return Fail(message.error)
+    if kind == errors.REFUSED:
+        if outcome.address:
+            # The ESP refuses this address: retrying cannot help, and nor can later steps.
+            return Exit(f"address refused: {outcome.error}")
+        return Fail(f"The ESP refused the email: {outcome.error}")
+    if kind in (errors.THROTTLED, "not_sent"):
+        seconds = outcome.retry_after or 0
+        return Wait(until=now + timedelta(seconds=seconds), error=outcome.error, counts=False)
+    # TRANSIENT
+    if message.status == Message.Status.FAILED:
+        return Next()  # given up on this email (staff can resend it); the series goes on
+    until = backoff(message.attempts, now)
+    if outcome.retry_after:
+        until = max(until, now + timedelta(seconds=outcome.retry_after))
+    return Wait(until=until, error=outcome.error)
+
+
+def step_error(ctx: StepContext, error: str) -> StepResult:
+    """Retry a step that raised for this enrollment, with backoff; after
+    ``MAX_STEP_ATTEMPTS`` the enrollment fails with its own error."""
+    attempts = ctx.enrollment.attempts + 1
+    if attempts >= get_setting("MAX_STEP_ATTEMPTS"):
+        return Fail(f"Step {ctx.step} failed {attempts} times: {error}")
+    return Wait(until=backoff(attempts, ctx.now), error=error)

@@ -1,0 +1,326 @@
+"""Delivery guarantees through Anymail's real Postmark backend (HTTP faked): outages,
+staff resends, poisoned enrollments, lost leases, crashes and SIGTERM."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from postpurchase import engine, shutdown, signals
+from postpurchase.adapters import BaseAdapter
+from postpurchase.delivery import batch as delivery_batch
+from postpurchase.models import Enrollment, Message
+from postpurchase.testing.factories import (
+    EmailContentFactory,
+    EmailStepFactory,
+    EmailTemplateFactory,
+    EnrollmentFactory,
+    FlowFactory,
+)
+
+from .conftest import postmark_error
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def flow():
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, category="transactional")
+    return flow
+
+
+def enrol(flow, n: int, **kwargs) -> list[Enrollment]:
+    return [
+        EnrollmentFactory(flow=flow, contact__email=f"c{i}@example.com", **kwargs)
+        for i in range(n)
+    ]
+
+
+def drain(clock, until: timedelta, on_tick=None) -> None:
+    """Run due work from due time to due time on the simulated clock, for ``until``."""
+    start = clock.now
+    for _ in range(200):
+        if on_tick is not None:
+            on_tick(clock.now - start)
+        engine.run_due()
+        nxt = engine.next_due_at()
+        if nxt is None or nxt > start + until:
+            return
+        clock.set(max(nxt, clock.now))
+
+
+def test_a_ten_minute_outage_loses_nothing(flow, postmark, frozen):
+    enrol(flow, 5)
+    postmark.answer = postmark_error(503, message="Service unavailable")
+
+    def recover(elapsed):
+        if elapsed >= timedelta(minutes=10):
+            postmark.answer = postmark.ok
+
+    drain(frozen, timedelta(hours=2), on_tick=recover)
+
+    received = postmark.message_ids()
+    assert len(received) == 5 and set(received.values()) == {1}
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    # Backoff 1, 2, 4, 8 minutes: the fifth attempt, at +15 min, got through.
+    assert set(Message.objects.values_list("attempts", flat=True)) == {5}
+    assert set(Enrollment.objects.values_list("status", flat=True)) == {"completed"}
+
+
+def test_failed_after_the_last_attempt_is_resent_by_the_admin_and_the_command(
+    flow, postmark, frozen, settings, admin_client
+):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_SEND_ATTEMPTS": 2}
+    enrol(flow, 3)
+    postmark.answer = postmark_error(503)
+    drain(frozen, timedelta(hours=1))
+    assert set(Message.objects.values_list("status", flat=True)) == {"failed"}
+    # The series went on without them: the enrollments are done.
+    assert set(Enrollment.objects.values_list("status", flat=True)) == {"completed"}
+
+    postmark.answer = postmark.ok
+    first, *rest = Message.objects.order_by("to_email")
+    response = admin_client.post(
+        reverse("admin:postpurchase_message_changelist"),
+        {"action": "resend_selected", "_selected_action": [str(first.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 sent" in response.content.decode()
+    first.refresh_from_db()
+    assert first.status == "sent" and first.possible_duplicate_at is None
+
+    call_command("postpurchase_resend")
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+    received = postmark.message_ids()
+    assert len(received) == 3 and set(received.values()) == {1}
+    # Nothing left to resend: a second run sends nothing.
+    call_command("postpurchase_resend")
+    assert sum(postmark.message_ids().values()) == 3
+
+
+class FlakyAdapter(BaseAdapter):
+    """recommendations() fails for chosen order numbers (its shop database is down)."""
+
+    failing: set[str] = set()
+
+    def recommendations(self, snapshot, limit=3):
+        if str(snapshot.get("number")) in self.failing:
+            raise ConnectionError("shop database unavailable")
+        return [{"name": "Rain cover", "url": "https://shop.example/p/cover"}]
+
+
+@pytest.fixture
+def flaky_adapter(settings):
+    settings.POSTPURCHASE = {
+        **settings.POSTPURCHASE,
+        "ADAPTER": "tests.delivery.test_guarantees.FlakyAdapter",
+    }
+    FlakyAdapter.failing = set()
+    yield FlakyAdapter
+    FlakyAdapter.failing = set()
+
+
+@pytest.fixture
+def recommending_flow():
+    template = EmailTemplateFactory(languages=[])
+    EmailContentFactory(
+        template=template,
+        body=(
+            "<mjml><mj-body><mj-section><mj-column><mj-text>Hi {{ contact.first_name }}"
+            "{% for r in recommendations %} {{ r.name }}{% endfor %}"
+            "</mj-text></mj-column></mj-section></mj-body></mjml>"
+        ),
+    )
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, template=template, category="transactional")
+    return flow
+
+
+def test_poisoned_enrollments_fail_alone_while_the_batch_is_sent(
+    recommending_flow, postmark, frozen, settings, flaky_adapter, monkeypatch
+):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_STEP_ATTEMPTS": 3}
+    good = enrol(recommending_flow, 4)
+    raising = EnrollmentFactory(
+        flow=recommending_flow,
+        contact__email="adapter@example.com",
+        snapshot={"number": "666", "email": "adapter@example.com", "items": []},
+    )
+    flaky_adapter.failing = {"666"}
+    bad_locale = EnrollmentFactory(
+        flow=recommending_flow,
+        contact__email="locale@example.com",
+        contact__locale="",
+        snapshot={"number": "7", "email": "locale@example.com", "locale": 42, "items": []},
+    )
+    # A coupon that cannot be issued stands for any error while preparing one email.
+    from postpurchase.delivery import step as delivery_step
+
+    real_prepare = delivery_step.render_template
+
+    def render(template, language, context, cache=None):
+        if context["contact"].email == "c2@example.com":
+            raise RuntimeError("coupon service down")
+        return real_prepare(template, language, context, cache=cache)
+
+    monkeypatch.setattr(delivery_step, "render_template", render)
+
+    engine.run_due()
+
+    sent = set(Message.objects.filter(status="sent").values_list("to_email", flat=True))
+    # Everyone else in the batch got their email, the bad locale in the fallback language.
+    assert sent == {"c0@example.com", "c1@example.com", "c3@example.com", "locale@example.com"}
+    assert Message.objects.get(enrollment=bad_locale).language == "en"
+    for enrollment in good:
+        enrollment.refresh_from_db()
+        if enrollment.contact.email != "c2@example.com":
+            assert enrollment.status == "completed" and enrollment.last_error == ""
+    raising.refresh_from_db()
+    assert raising.status == "active" and "shop database unavailable" in raising.last_error
+
+    drain(frozen, timedelta(days=1))
+    raising.refresh_from_db()
+    assert raising.status == "failed"
+    assert "failed 3 times" in raising.last_error and "shop database" in raising.last_error
+    coupon_victim = Enrollment.objects.get(contact__email="c2@example.com")
+    assert coupon_victim.status == "failed" and "coupon service down" in coupon_victim.last_error
+    assert sum(postmark.message_ids().values()) == 4
+
+
+def test_a_transient_adapter_error_is_retried_not_a_template_failure(
+    recommending_flow, postmark, frozen, flaky_adapter
+):
+    enrollment = EnrollmentFactory(flow=recommending_flow, snapshot={"number": "9", "items": []})
+    flaky_adapter.failing = {"9"}
+    engine.run_due()
+    message = Message.objects.get()
+    assert message.status == "retrying" and "recommendations()" in message.error
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active" and enrollment.attempts == 1
+
+    flaky_adapter.failing = set()
+    frozen.set(enrollment.due_at)
+    engine.run_due()
+    message.refresh_from_db()
+    assert message.status == "sent"
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+
+
+def test_a_worker_that_lost_its_lease_sends_nothing_more(flow, postmark, frozen, settings):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 1}
+    enrol(flow, 3)
+    thief = uuid.uuid4()
+
+    def take_over(sender, message, **kwargs):
+        # Another worker claims the batch (as after an expired lease).
+        Enrollment.objects.update(lease_token=thief, lease_expires_at=frozen.now)
+
+    signals.message_sent.connect(take_over, weak=False, dispatch_uid="thief")
+    try:
+        engine.run_due(max_batches=1)
+    finally:
+        signals.message_sent.disconnect(dispatch_uid="thief")
+
+    assert sum(postmark.message_ids().values()) == 1
+    assert Message.objects.filter(status="sent").count() == 1
+    # The others were never handed to the ESP, and the thief's claim stands.
+    assert set(Message.objects.exclude(status="sent").values_list("status", flat=True)) == {
+        "queued"
+    }
+    assert set(Enrollment.objects.values_list("lease_token", flat=True)) == {thief}
+
+    # The new owner sends the rest: each email once.
+    Enrollment.objects.update(lease_token=None, lease_expires_at=None)
+    engine.run_due()
+    received = postmark.message_ids()
+    assert len(received) == 3 and set(received.values()) == {1}
+
+
+class SimulatedCrash(BaseException):
+    """Stands for kill -9: nothing catches it, nothing after it runs."""
+
+
+def crash_before_recording(monkeypatch):
+    real = delivery_batch.record
+
+    def record(jobs, now):
+        if any(job.outcome.kind == "sent" for job in jobs):
+            raise SimulatedCrash
+        return real(jobs, now)
+
+    monkeypatch.setattr(delivery_batch, "record", record)
+
+
+def test_a_crash_between_the_answer_and_the_record_marks_a_possible_duplicate(
+    flow, postmark, frozen, monkeypatch
+):
+    enrollment = EnrollmentFactory(flow=flow)
+    crash_before_recording(monkeypatch)
+    with pytest.raises(SimulatedCrash):
+        engine.run_due()
+    message = Message.objects.get()
+    assert message.status == "sending" and message.attempted_at == frozen.now
+    monkeypatch.undo()
+
+    frozen.advance(timedelta(minutes=6))  # the dead worker's lease expires
+    engine.run_due()
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert message.possible_duplicate_at == frozen.now
+    assert postmark.message_ids() == {str(message.pk): 2}
+    enrollment.refresh_from_db()
+    assert enrollment.status == "completed"
+
+
+def test_unknown_outcome_can_be_held_for_staff(flow, postmark, frozen, settings, monkeypatch):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "UNKNOWN_OUTCOME": "hold"}
+    EnrollmentFactory(flow=flow)
+    crash_before_recording(monkeypatch)
+    with pytest.raises(SimulatedCrash):
+        engine.run_due()
+    monkeypatch.undo()
+    frozen.advance(timedelta(minutes=6))
+    engine.run_due()
+    message = Message.objects.get()
+    assert message.status == "unknown" and "may have been delivered" in message.error
+    assert sum(postmark.message_ids().values()) == 1  # not sent again by itself
+
+    call_command("postpurchase_resend", "--unknown")
+    message.refresh_from_db()
+    assert message.status == "sent" and message.possible_duplicate_at is not None
+    assert sum(postmark.message_ids().values()) == 2
+
+
+def test_sigterm_during_a_drain_loses_and_duplicates_nothing(flow, postmark, frozen, settings):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 4}
+    enrol(flow, 40)
+    seen = []
+
+    def terminate(payload):
+        seen.append(payload)
+        if len(seen) == 5:
+            shutdown.request_stop()  # as the SIGTERM handler does
+
+    postmark.on_receive = terminate
+    engine.run_due()
+    postmark.on_receive = None
+    sent_before = sum(postmark.message_ids().values())
+    assert 5 <= sent_before < 40
+    # Everything the ESP got is recorded as sent; nothing is left "sending".
+    assert Message.objects.filter(status="sent").count() == sent_before
+    assert not Message.objects.filter(status="sending").exists()
+    assert Enrollment.objects.filter(status="active").count() == 40 - sent_before
+
+    shutdown.clear()  # the next worker
+    frozen.advance(timedelta(seconds=5))
+    engine.run_due()
+    received = postmark.message_ids()
+    assert len(received) == 40 and set(received.values()) == {1}
+    assert not Message.objects.filter(possible_duplicate_at__isnull=False).exists()

@@ -79,6 +79,10 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # Tests use a file too, not Django's in-memory default: its shared cache
+            # fails a second thread's write at once ("table is locked") instead of
+            # waiting, unlike the file database a shop runs the embedded mode on.
+            "TEST": {"NAME": str(VAR_DIR / "test-db.sqlite3")},
         }
     }
 

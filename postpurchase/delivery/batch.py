@@ -22,7 +22,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .. import signals
+from .. import clock, signals
 from ..conf import get_setting
 from ..db import update_rows
 from ..models import Message
@@ -82,6 +82,7 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
     outcome on its Message. Returns the jobs that got an outcome; jobs never pulled
     (the worker is stopping) are left untouched for the next run."""
     sender = get_sender()
+    sender.open_if_due(now)
     size = sender.size
     group = max(1, size // 4)
     source: Iterator[Job] = iter(jobs)
@@ -103,6 +104,8 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
         for future in [f for f in running if f.done()]:
             job = running.pop(future)
             job.outcome = _result(future)
+            if job.outcome.retry_after and job.outcome.kind in (errors.THROTTLED, "not_sent"):
+                sender.throttled_until(clock.now() + timedelta(seconds=job.outcome.retry_after))
             answered.append(job)
         if answered and (
             len(answered) >= group or time.monotonic() - last_record >= RECORD_INTERVAL

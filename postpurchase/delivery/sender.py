@@ -19,6 +19,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import caches
@@ -58,6 +59,9 @@ class Sender:
         self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="postpurchase-send")
         self._lock = threading.Lock()
         self._not_before = 0.0  # time.monotonic() before which no thread calls the ESP
+        # The same moment by the app's clock (postpurchase.clock), which a simulation
+        # moves: a batch that starts after it opens the gate.
+        self._not_before_at: datetime | None = None
 
     def submit(self, email: Any, may_send) -> Future:
         """Send ``email`` on a pool thread; ``may_send()`` is asked right before the ESP
@@ -71,6 +75,21 @@ class Sender:
     def reset_throttle(self) -> None:
         with self._lock:
             self._not_before = 0.0
+            self._not_before_at = None
+
+    def throttled_until(self, moment: datetime) -> None:
+        """Note when the gate opens by the app's clock (the worker's thread calls this
+        for each throttled answer it records)."""
+        with self._lock:
+            if self._not_before_at is None or moment > self._not_before_at:
+                self._not_before_at = moment
+
+    def open_if_due(self, now: datetime) -> None:
+        """At the start of a batch: the app's clock says the throttle is over."""
+        with self._lock:
+            if self._not_before_at is not None and now >= self._not_before_at:
+                self._not_before = 0.0
+                self._not_before_at = None
 
     def gate_wait(self) -> float:
         """Seconds until the gate opens (0 when open)."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from anymail.exceptions import AnymailInvalidAddress
 from django.db import transaction
 
+from .. import clock
 from ..conf import get_setting
 from ..exceptions import AdapterCallError, TemplateRenderError
 from ..models import Message
@@ -156,8 +157,11 @@ def result_for(job: Job, ctx: StepContext) -> StepResult:
             return Exit(f"address refused: {outcome.error}")
         return Fail(f"The ESP refused the email: {outcome.error}")
     if kind in (errors.THROTTLED, "not_sent"):
+        # From the time of the answer, not of the batch's start: the ESP's Retry-After
+        # counts from its answer.
         seconds = outcome.retry_after or 0
-        return Wait(until=now + timedelta(seconds=seconds), error=outcome.error, counts=False)
+        until = clock.now() + timedelta(seconds=seconds)
+        return Wait(until=until, error=outcome.error, counts=False)
     # TRANSIENT
     if message.status == Message.Status.FAILED:
         return Next()  # given up on this email (staff can resend it); the series goes on

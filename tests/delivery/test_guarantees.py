@@ -36,8 +36,7 @@ def flow():
 
 def enrol(flow, n: int, **kwargs) -> list[Enrollment]:
     return [
-        EnrollmentFactory(flow=flow, contact__email=f"c{i}@example.com", **kwargs)
-        for i in range(n)
+        EnrollmentFactory(flow=flow, contact__email=f"c{i}@example.com", **kwargs) for i in range(n)
     ]
 
 
@@ -324,3 +323,58 @@ def test_sigterm_during_a_drain_loses_and_duplicates_nothing(flow, postmark, fro
     received = postmark.message_ids()
     assert len(received) == 40 and set(received.values()) == {1}
     assert not Message.objects.filter(possible_duplicate_at__isnull=False).exists()
+
+
+def test_a_step_that_raises_for_one_enrollment_retries_it_alone_then_fails_it(
+    frozen, settings, monkeypatch
+):
+    from postpurchase.models import ConditionStep
+    from postpurchase.testing.factories import ConditionStepFactory
+
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_STEP_ATTEMPTS": 2}
+    flow = FlowFactory()
+    ConditionStepFactory(flow=flow, position=1)
+    EmailStepFactory(flow=flow, position=2, category="transactional")
+    victims = enrol(flow, 3)
+    real = ConditionStep.execute
+
+    def execute(self, ctx):
+        if ctx.contact.email == "c1@example.com":
+            raise KeyError("loyalty_points")  # a bug in a custom step, for one order
+        return real(self, ctx)
+
+    monkeypatch.setattr(ConditionStep, "execute", execute)
+    engine.run_due()
+    statuses = {e.contact.email: e for e in Enrollment.objects.select_related("contact")}
+    assert statuses["c0@example.com"].status == "completed"
+    assert statuses["c2@example.com"].status == "completed"
+    culprit = statuses["c1@example.com"]
+    assert culprit.status == "active" and culprit.attempts == 1
+    assert "KeyError" in culprit.last_error
+    frozen.set(culprit.due_at)
+    engine.run_due()
+    culprit.refresh_from_db()
+    assert culprit.status == "failed" and "failed 2 times" in culprit.last_error
+    assert len(victims) == 3
+
+
+def test_a_batch_that_raises_as_a_whole_is_run_one_by_one(flow, postmark, frozen, monkeypatch):
+    from postpurchase.delivery import step as delivery_step
+
+    enrol(flow, 3)
+    real = delivery_step.ensure_messages
+
+    def ensure(step, contexts):
+        if any(ctx.contact.email == "c1@example.com" for ctx in contexts):
+            raise RuntimeError("bad row in this batch")
+        return real(step, contexts)
+
+    monkeypatch.setattr(delivery_step, "ensure_messages", ensure)
+    engine.run_due()
+    assert set(Message.objects.values_list("to_email", flat=True)) == {
+        "c0@example.com",
+        "c2@example.com",
+    }
+    assert sum(postmark.message_ids().values()) == 2
+    culprit = Enrollment.objects.get(contact__email="c1@example.com")
+    assert culprit.status == "active" and "bad row" in culprit.last_error

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from anymail.exceptions import AnymailInvalidAddress
 from anymail.message import AnymailMessage
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from ..conf import get_setting
 from ..rendering import RenderedEmail, one_line
@@ -74,6 +75,9 @@ def build_email(
     key_header = get_setting("IDEMPOTENCY_HEADER")
     if key_header:
         headers[key_header] = str(message.pk)
+    if esp_name() in ("brevo", "sendinblue"):
+        # Brevo's API takes its idempotency key (a UUID) among the email's headers.
+        headers["idempotencyKey"] = str(message.pk)
     if message.category == "marketing":
         # RFC 8058 one-click unsubscribe: mail clients POST to this URL.
         headers["List-Unsubscribe"] = f"<{unsubscribe_url(contact.pk, message.pk)}>"
@@ -97,6 +101,13 @@ def build_email(
 
 @cache
 def _esp_name(backend: str) -> str:
+    """Anymail's name of the ESP ("postmark", "brevo"), else the backend's module."""
+    try:
+        name = getattr(import_string(backend), "esp_name", "")
+    except ImportError:
+        name = ""
+    if name:
+        return str(name).lower()
     parts = backend.split(".")
     return parts[-2] if len(parts) >= 2 else backend
 

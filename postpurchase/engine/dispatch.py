@@ -17,6 +17,7 @@ import threading
 from django.db import close_old_connections, transaction
 
 from ..conf import get_setting
+from .scheduler import run_enrollments
 
 logger = logging.getLogger("postpurchase.engine")
 
@@ -47,12 +48,13 @@ def wake_on_commit(enrollment_ids: list[int]) -> None:
 
 
 def _run(ids: list[int]) -> None:
-    from .scheduler import run_enrollments
-
-    try:
-        run_enrollments(ids)
-    except Exception:  # never break the shop's request; the scheduler retries later
-        logger.exception("postpurchase: running enrollments %s in-process failed", ids)
+    size = get_setting("BATCH_SIZE")
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        try:
+            run_enrollments(chunk)
+        except Exception:  # never break the shop's request; the scheduler retries later
+            logger.exception("postpurchase: running enrollments %s in-process failed", chunk)
 
 
 class Background:

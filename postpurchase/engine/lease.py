@@ -36,7 +36,11 @@ class Lease:
         self._renewed = time.monotonic()
 
     @classmethod
-    def of(cls, enrollments: list[Enrollment]) -> Lease:
+    def of(cls, enrollments: list[Enrollment]) -> Lease | None:
+        """The lease of claimed enrollments; None when none was claimed (a caller that
+        runs ``process()`` on enrollments it holds some other way)."""
+        if not any(e.lease_token for e in enrollments):
+            return None
         expiries = [e.lease_expires_at for e in enrollments if e.lease_expires_at]
         return cls(
             (e.lease_token for e in enrollments),

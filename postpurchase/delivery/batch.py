@@ -80,25 +80,23 @@ class Job:
 def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
     """Send ``jobs`` (an iterator: each is rendered when pulled) and record every
     outcome on its Message. Returns the jobs that got an outcome; jobs never pulled
-    (the worker is stopping) are left untouched for the next run."""
+    (the worker is stopping) are left untouched for the next run.
+
+    Each round trip to the database is one transaction that records the answers in
+    hand and marks the next group: the worker's thread then waits on the database
+    once per group, not once per email (its waits also compete with the sending
+    threads for the GIL)."""
     sender = get_sender()
     sender.open_if_due(now)
     size = sender.size
-    group = max(1, size // 4)
+    group = max(1, size // 2)
     source: Iterator[Job] = iter(jobs)
     exhausted = False
     running: dict[Future, Job] = {}
+    ready: list[Job] = []  # rendered, not yet marked
     answered: list[Job] = []
     finished: list[Job] = []
     last_record = time.monotonic()
-
-    def record_now() -> None:
-        nonlocal answered, last_record
-        if answered:
-            record(answered, now)
-            finished.extend(answered)
-            answered = []
-        last_record = time.monotonic()
 
     while True:
         for future in [f for f in running if f.done()]:
@@ -107,39 +105,44 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
             if job.outcome.retry_after and job.outcome.kind in (errors.THROTTLED, "not_sent"):
                 sender.throttled_until(clock.now() + timedelta(seconds=job.outcome.retry_after))
             answered.append(job)
-        if answered and (
-            len(answered) >= group or time.monotonic() - last_record >= RECORD_INTERVAL
-        ):
-            record_now()
-        if not exhausted and not stopping() and len(running) + group <= size:
-            chunk, exhausted = _take(source, group, answered)
-            to_send = mark(chunk, now, lease)
+        if stopping():
+            exhausted = True
+            ready = []  # rendered but never marked: left for the next run
+        submit = bool(ready) and (len(ready) >= group or exhausted)
+        submit = submit and len(running) + len(ready) <= size
+        record_due = bool(answered) and (
+            len(answered) >= group
+            or time.monotonic() - last_record >= RECORD_INTERVAL
+            or not running
+        )
+        if submit or record_due:
+            recorded, answered = answered, []
+            chunk, ready = (ready, []) if submit else ([], ready)
+            with transaction.atomic():
+                after = write_outcomes(recorded, now)
+                to_send = mark(chunk, now, lease)
+            after()
+            finished.extend(recorded)
+            last_record = time.monotonic()
             for job in to_send:
-                may_send = _may_send(lease, job.enrollment_id)
-                running[sender.submit(job.email, may_send)] = job
+                running[sender.submit(job.email, _may_send(lease, job.enrollment_id))] = job
             continue
-        if not running:
+        if not exhausted and len(ready) < group:
+            # Render the next email while the ESP has the others.
+            job = next(source, None)
+            if job is None:
+                exhausted = True
+            elif job.outcome is not None:
+                answered.append(job)
+            else:
+                ready.append(job)
+            continue
+        if not running and not ready:
             break
         wait(list(running), timeout=RECORD_INTERVAL, return_when=FIRST_COMPLETED)
         if lease is not None:
             lease.renew_if_due()
-    record_now()
     return finished
-
-
-def _take(source: Iterator[Job], count: int, answered: list[Job]) -> tuple[list[Job], bool]:
-    """Up to ``count`` jobs to send; jobs that arrive with an outcome already go
-    straight to ``answered``."""
-    chunk: list[Job] = []
-    while len(chunk) < count:
-        job = next(source, None)
-        if job is None:
-            return chunk, True
-        if job.outcome is not None:
-            answered.append(job)
-        else:
-            chunk.append(job)
-    return chunk, False
 
 
 def _may_send(lease, enrollment_id):
@@ -164,7 +167,7 @@ def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
     the others are dropped (their enrollment's new owner sends them)."""
     if not chunk:
         return []
-    with transaction.atomic():
+    with transaction.atomic():  # the caller's transaction, or one of its own
         if lease is not None:
             held = lease.hold({j.enrollment_id for j in chunk if j.enrollment_id is not None})
             keep = [j for j in chunk if j.enrollment_id is None or j.enrollment_id in held]
@@ -188,8 +191,9 @@ def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
     return keep
 
 
-def record(jobs: list[Job], now: datetime) -> None:
-    """Write each job's outcome on its message (one statement), then send the signals."""
+def write_outcomes(jobs: list[Job], now: datetime):
+    """Write each job's outcome on its message (one statement), in the caller's
+    transaction. Returns what to do once it has committed (signals, mail copies)."""
     to_write: list[Message] = []
     reverted: list[Job] = []
     pending_signals: list[tuple[Any, dict[str, Any]]] = []
@@ -202,15 +206,18 @@ def record(jobs: list[Job], now: datetime) -> None:
             to_write.append(job.message)
         if emitted is not None:
             pending_signals.append(emitted)
-    with transaction.atomic():
-        update_rows(to_write, _RECORDED_FIELDS)
-        for job in reverted:
-            _revert(job)
-    for signal, kwargs in pending_signals:
-        signals.emit(signal, Message, **kwargs)
-    for job in jobs:
-        if job.outcome.kind == "sent" and job.rendered is not None:
-            write_to_mail_dir(job.message, job.rendered)
+    update_rows(to_write, _RECORDED_FIELDS)
+    for job in reverted:
+        _revert(job)
+
+    def after() -> None:
+        for signal, kwargs in pending_signals:
+            signals.emit(signal, Message, **kwargs)
+        for job in jobs:
+            if job.outcome.kind == "sent" and job.rendered is not None:
+                write_to_mail_dir(job.message, job.rendered)
+
+    return after
 
 
 def _revert(job: Job) -> None:

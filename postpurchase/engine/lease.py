@@ -56,15 +56,33 @@ class Lease:
             return time.monotonic() < self._deadline - self.margin
 
     def hold(self, ids: Iterable[int], now: datetime | None = None) -> set[int]:
-        """Renew the whole lease and return those of ``ids`` still ours and active.
-        Runs in the caller's transaction when there is one."""
-        wanted = {i for i in ids if i in self.ids}
-        if not self.ids or not self.tokens:
+        """Those of ``ids`` still ours and active (one indexed read of just those rows),
+        renewing the whole lease first when a third of it has passed. Runs in the
+        caller's transaction when there is one."""
+        wanted = [i for i in ids if i in self.ids]
+        if not wanted or not self.tokens:
             return set()
+        self.renew_if_due(now)
         if not self.valid():
             # Expired: another worker may have claimed these rows already.
             self._drop(list(self.ids))
             return set()
+        held = set(
+            Enrollment.objects.filter(
+                pk__in=wanted, lease_token__in=self.tokens, status=Enrollment.Status.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+        self._drop(set(wanted) - held)
+        return held
+
+    def renew_if_due(self, now: datetime | None = None) -> None:
+        """Push the expiry of every row still ours ``LEASE_SECONDS`` ahead, once a third
+        of the lease has passed (a renewal rewrites the rows: not at every call)."""
+        if time.monotonic() - self._renewed < self.seconds / 3 or not self.ids:
+            return
+        if not self.valid():
+            self._drop(list(self.ids))
+            return
         now = now or clock.now()
         mine = list(self.ids)
         with transaction.atomic():
@@ -81,12 +99,6 @@ class Lease:
             self._deadline = time.monotonic() + self.seconds
             self._renewed = time.monotonic()
         self._drop(set(mine) - held)
-        return held & wanted
-
-    def renew_if_due(self) -> None:
-        """Renew the whole lease once a third of it has passed."""
-        if time.monotonic() - self._renewed >= self.seconds / 3:
-            self.hold(list(self.ids))
 
     def _drop(self, ids: Iterable[int]) -> None:
         with self._lock:

@@ -3,14 +3,20 @@ staff resends, poisoned enrollments, lost leases, crashes and SIGTERM."""
 
 from __future__ import annotations
 
+import io
+import os
+import signal
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
-from postpurchase import engine, shutdown, signals
+from postpurchase import engine, shutdown
 from postpurchase.adapters import BaseAdapter
 from postpurchase.delivery import batch as delivery_batch
 from postpurchase.models import Enrollment, Message
@@ -212,20 +218,22 @@ def test_a_transient_adapter_error_is_retried_not_a_template_failure(
     assert enrollment.status == "completed"
 
 
-def test_a_worker_that_lost_its_lease_sends_nothing_more(flow, postmark, frozen, settings):
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_that_lost_its_lease_sends_nothing_more(flow, postmark, settings):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 1}
     enrol(flow, 3)
     thief = uuid.uuid4()
 
-    def take_over(sender, message, **kwargs):
-        # Another worker claims the batch (as after an expired lease).
-        Enrollment.objects.update(lease_token=thief, lease_expires_at=frozen.now)
+    def take_over(payload):
+        # While the first email is with the ESP, another worker claims the batch (as
+        # after an expired lease), from its own database connection.
+        if len(postmark.received) == 1:
+            Enrollment.objects.update(lease_token=thief, lease_expires_at=timezone.now())
+            connection.close()
 
-    signals.message_sent.connect(take_over, weak=False, dispatch_uid="thief")
-    try:
-        engine.run_due(max_batches=1)
-    finally:
-        signals.message_sent.disconnect(dispatch_uid="thief")
+    postmark.on_receive = take_over
+    engine.run_due(max_batches=1)
+    postmark.on_receive = None
 
     assert sum(postmark.message_ids().values()) == 1
     assert Message.objects.filter(status="sent").count() == 1
@@ -247,14 +255,14 @@ class SimulatedCrash(BaseException):
 
 
 def crash_before_recording(monkeypatch):
-    real = delivery_batch.record
+    real = delivery_batch.write_outcomes
 
-    def record(jobs, now):
+    def write_outcomes(jobs, now):
         if any(job.outcome.kind == "sent" for job in jobs):
             raise SimulatedCrash
         return real(jobs, now)
 
-    monkeypatch.setattr(delivery_batch, "record", record)
+    monkeypatch.setattr(delivery_batch, "write_outcomes", write_outcomes)
 
 
 def test_a_crash_between_the_answer_and_the_record_marks_a_possible_duplicate(
@@ -378,3 +386,35 @@ def test_a_batch_that_raises_as_a_whole_is_run_one_by_one(flow, postmark, frozen
     assert sum(postmark.message_ids().values()) == 2
     culprit = Enrollment.objects.get(contact__email="c1@example.com")
     assert culprit.status == "active" and "bad row" in culprit.last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_to_the_scheduler_command_finishes_what_is_in_flight(flow, postmark, settings):
+    """A real SIGTERM to the real command, mid-drain (as systemctl restart sends it)."""
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 4}
+    enrol(flow, 40)
+    seen = []
+
+    def terminate(payload):
+        seen.append(payload)
+        if len(seen) == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    postmark.on_receive = terminate
+    # Should the ESP never be reached, stop the command anyway (bounded in time).
+    safety = threading.Timer(30, os.kill, args=(os.getpid(), signal.SIGTERM))
+    safety.start()
+    out = io.StringIO()
+    try:
+        call_command("postpurchase_scheduler", "--interval", "0.05", stdout=out)
+    finally:
+        safety.cancel()
+        postmark.on_receive = None
+    assert "Stopped." in out.getvalue()
+    sent = sum(postmark.message_ids().values())
+    assert 5 <= sent < 40
+    assert set(postmark.message_ids().values()) == {1}
+    assert Message.objects.filter(status="sent").count() == sent
+    assert not Message.objects.filter(status="sending").exists()
+    # The handler is gone again: this process is not left ignoring SIGTERM.
+    assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.default_int_handler)

@@ -28,18 +28,20 @@ class Command(BaseCommand):
             shutdown.request_stop()
             stop.set()
 
+        previous = {}
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, on_term)
-            signal.signal(signal.SIGINT, on_term)
-        if once:
-            done = engine.run_due()
-            self.stdout.write(f"Advanced {done} enrollment(s).")
-            return
-        self.stdout.write(
-            f"Advancing due enrollments every {interval:g}s; Ctrl+C or SIGTERM stops."
-        )
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.signal(signum, on_term)
         try:
+            if once:
+                done = engine.run_due()
+                self.stdout.write(f"Advanced {done} enrollment(s).")
+                return
+            self.stdout.write(
+                f"Advancing due enrollments every {interval:g}s; Ctrl+C or SIGTERM stops."
+            )
             engine.run_scheduler(stop_event=stop, interval=interval)
-        except KeyboardInterrupt:
-            pass
-        self.stdout.write("Stopped.")
+            self.stdout.write("Stopped.")
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

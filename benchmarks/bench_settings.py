@@ -51,6 +51,12 @@ USE_I18N = True
 USE_TZ = True
 
 EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+# The ESP-latency runs (throughput.py --esp postmark) send through Anymail's real
+# Postmark backend to benchmarks/esp_server.py on 127.0.0.1.
+_esp_url = os.environ.get("BENCH_ESP_URL")
+if _esp_url:
+    EMAIL_BACKEND = "anymail.backends.postmark.EmailBackend"
+    ANYMAIL = {"POSTMARK_SERVER_TOKEN": "test-token", "POSTMARK_API_URL": _esp_url}
 DEFAULT_FROM_EMAIL = "Backpack Shop <shop@example.com>"
 
 POSTPURCHASE = {
@@ -72,11 +78,13 @@ POSTPURCHASE = {
         ],
     },
 }
+if os.environ.get("BENCH_SEND_CONCURRENCY"):  # only with throughput.py --concurrency
+    POSTPURCHASE["SEND_CONCURRENCY"] = int(os.environ["BENCH_SEND_CONCURRENCY"])
 
-# django-post-office, the reference: the same Anymail test backend. BATCH_SIZE and
+# django-post-office, the reference: the same Anymail backend as the pipeline. BATCH_SIZE and
 # THREADS_PER_PROCESS are set by throughput.py (see README.md for the choice).
 POST_OFFICE = {
-    "BACKENDS": {"default": "anymail.backends.test.EmailBackend"},
+    "BACKENDS": {"default": EMAIL_BACKEND},
     "DEFAULT_PRIORITY": "medium",
     "BATCH_SIZE": int(os.environ.get("BENCH_PO_BATCH_SIZE", "1000")),
     "THREADS_PER_PROCESS": int(os.environ.get("BENCH_PO_THREADS", "1")),

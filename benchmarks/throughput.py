@@ -15,6 +15,19 @@ floor        W processes rendering the same email with the same context and send
 post_office  django-post-office queueing the same rendered emails (``mail.send``, W
              processes) and then sending them (``send_queued(processes=W)``).
 
+With ``--esp postmark`` it measures instead, for each ESP latency of ``--latencies``
+(default 0,20,100 ms), sending through Anymail's real Postmark backend to
+benchmarks/esp_server.py on 127.0.0.1 (in this process, in a thread):
+
+    python benchmarks/throughput.py --esp postmark --latencies 0,20,100 --db postgres \
+                                    --workers 2 --n 5000 [--concurrency 16]
+
+pipeline     as above, at that latency (``--concurrency``: POSTPURCHASE["SEND_CONCURRENCY"])
+floor        as above, at 0 ms, one kept-alive connection per process; measured once
+post_office  render + queue (measured once) + ``send_queued`` at that latency, at its
+             default THREADS_PER_PROCESS (5) and at each of ``--po-thread-sweep``
+plus the loopback ESP's counters: new TCP connections, distinct messages, duplicates.
+
 See benchmarks/README.md for what each figure means and docs/benchmarks.md for results.
 The parent process never imports Django: every phase runs in spawned processes, so one
 run can use SQLite and PostgreSQL with their own settings.
@@ -152,20 +165,39 @@ def setup_database(n: int) -> dict:
     """Migrate, install the recipe live, bulk-create n contacts and enrollments due now."""
     _django()
     from django.core.management import call_command
-    from django.db import connection
 
-    from postpurchase.models import Contact, Enrollment
+    from postpurchase.models import Enrollment
     from postpurchase.recipes import install
 
     call_command("migrate", verbosity=0)
     flow = install("post-purchase-series", live=True)
     first = flow.steps.order_by("position", "id").non_polymorphic().first()
+    _add_enrollments(flow, first, n, 0)
+    return {"flow": flow.pk, "first_step": first.pk, "enrollments": Enrollment.objects.count()}
+
+
+def more_enrollments(n: int, offset: int) -> dict:
+    """n more contacts and enrollments due now, for customers offset .. offset + n - 1
+    (the ESP-latency runs give each latency fresh ones)."""
+    _django()
+    from postpurchase.models import Enrollment, Flow
+
+    flow = Flow.objects.get(slug="post-purchase-series")
+    first = flow.steps.order_by("position", "id").non_polymorphic().first()
+    _add_enrollments(flow, first, n, offset)
+    return {"enrollments": Enrollment.objects.count()}
+
+
+def _add_enrollments(flow, first, n: int, offset: int) -> None:
+    from django.db import connection
     from django.utils import timezone
+
+    from postpurchase.models import Contact, Enrollment
 
     now = timezone.now()
     chunk = 2000
-    for start in range(0, n, chunk):
-        idx = range(start, min(n, start + chunk))
+    for start in range(offset, offset + n, chunk):
+        idx = range(start, min(offset + n, start + chunk))
         contacts = Contact.objects.bulk_create([Contact(**customer(i)) for i in idx])
         Enrollment.objects.bulk_create(
             [
@@ -184,8 +216,10 @@ def setup_database(n: int) -> dict:
             ]
         )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return {"flow": flow.pk, "first_step": first.pk, "enrollments": Enrollment.objects.count()}
+        # Earlier runs in the same database left dead rows behind on PostgreSQL.
+        cursor.execute(
+            "VACUUM ANALYZE" if offset and connection.vendor == "postgresql" else "ANALYZE"
+        )
 
 
 def count_results() -> dict:
@@ -219,6 +253,7 @@ class _Renderer:
         flow = Flow.objects.get(slug="post-purchase-series")
         self.template = EmailTemplate.objects.get(slug="thank-you")
         self.step = EmailStep.objects.get(flow=flow, template=self.template)
+        self.step.template = self.template  # held, as a batch holds it (no query per email)
         self.now = timezone.now()
         self.batch = Batch(now=self.now)
         # The contents a batch would load, pre-fetched once.
@@ -288,15 +323,26 @@ def floor_worker(index: int, workers: int, n: int, opts: dict) -> Iterator[dict 
     connection.close()
     mail.outbox = []
     items = _slice(index, workers, n)
+    # With a real ESP backend: one backend (one requests.Session, one kept-alive
+    # connection) for the whole run, as a sender that reuses its connection would.
+    backend = mail.get_connection() if opts.get("reuse_connection") else None
+    if backend is not None:
+        backend.open()
     with connection.execute_wrapper(_no_db):
         yield
         start = time.monotonic()
         for i in items:
             message, rendered = renderer.render(i)
-            build_email(message, rendered, renderer.step).send()
+            email = build_email(message, rendered, renderer.step)
+            if backend is None:
+                email.send()
+            elif backend.send_messages([email]) != 1:
+                raise AssertionError(f"the floor failed to send email {i}")
             if len(mail.outbox) >= 200:
                 mail.outbox.clear()
         end = time.monotonic()
+    if backend is not None:
+        backend.close()
     yield {"start": start, "end": end, "count": len(items)}
 
 
@@ -390,6 +436,48 @@ def floor_breakdown(k: int) -> dict:
     out = {key: value / k * 1000 for key, value in spent.items()}
     out["html_bytes"] = len(rendered.html)
     return out
+
+
+def send_settings() -> dict:
+    """How this postpurchase version takes POSTPURCHASE["SEND_CONCURRENCY"] (known, its
+    value, the errors its system check or validation report about it) and what it finds
+    wrong with the email backend for its emails."""
+    _django()
+    from postpurchase import conf
+    from postpurchase.checks import check_settings
+
+    errors = [e.msg for e in check_settings() if "SEND_CONCURRENCY" in e.msg]
+    known = "SEND_CONCURRENCY" in conf.DEFAULTS
+    value = None
+    if known:
+        try:
+            value = conf.get_setting("SEND_CONCURRENCY")
+        except Exception as exc:  # PostpurchaseConfigurationError
+            errors.append(f"{type(exc).__name__}: {exc}")
+    try:
+        from postpurchase.delivery import backend_problems
+    except ImportError:  # older versions: a send raises instead
+        problems = []
+    else:
+        problems = backend_problems()
+    return {"known": known, "value": value, "errors": errors, "backend_problems": problems}
+
+
+def requeue_post_office() -> int:
+    """Put every post_office Email back in the queue and drop its Log rows, so the next
+    send_queued() run (another THREADS_PER_PROCESS) sends the same emails again."""
+    _django()
+    from django.db import connection
+    from post_office.models import STATUS, Email, Log
+
+    Log.objects.all().delete()
+    count = Email.objects.update(status=STATUS.queued, number_of_retries=None)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"VACUUM ANALYZE {Email._meta.db_table}, {Log._meta.db_table}")
+        else:
+            cursor.execute("ANALYZE")
+    return count
 
 
 WORKERS = {
@@ -560,9 +648,276 @@ def report(figs: list[Figures]) -> None:
         )
 
 
+# --- ESP-latency runs: Anymail's Postmark backend against esp_server.py ------------------
+
+ESP_TARGET_LATENCY = 100.0
+ESP_TARGET_VS_FLOOR = 0.8
+ESP_TARGET_VS_POST_OFFICE = 1.2
+PO_DEFAULT_THREADS = 5  # post_office's own THREADS_PER_PROCESS default
+
+
+@dataclass
+class EspRun:
+    """One latency: the pipeline and post_office's thread sweep."""
+
+    latency: float
+    pipeline: float = 0.0
+    pipeline_s: float = 0.0
+    batches: int = 0
+    limit: int = 0  # connections allowed: one per sending thread per batch
+    server: dict = field(default_factory=dict)  # esp_server counters of the pipeline run
+    post_office: dict = field(default_factory=dict)  # threads -> figures
+
+    def po_best(self) -> tuple[int, dict]:
+        return max(self.post_office.items(), key=lambda kv: kv[1]["rate"])
+
+
+@dataclass
+class EspFigures:
+    db: str
+    n: int
+    workers: int
+    threads_per_process: int = 1  # the pipeline's sending threads per worker process
+    concurrency_note: str = ""
+    floor: float = 0.0
+    floor_s: float = 0.0
+    floor_server: dict = field(default_factory=dict)
+    po_queue_s: float = 0.0
+    runs: list[EspRun] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _loud(message: str) -> None:
+    bar = "!" * 78
+    print(f"\n{bar}\n!!! {message}\n{bar}\n", flush=True)
+
+
+def _check_received(fig: EspFigures, what: str, stats: dict, n: int) -> None:
+    """The loopback ESP must have accepted each of the n emails exactly once."""
+    distinct, dup = stats["distinct_messages"], stats["duplicated_messages"]
+    if distinct != n or dup or stats["messages_received"] != n:
+        problem = (
+            f"[{fig.db}] {what}: the ESP received {distinct} distinct messages of {n} "
+            f"({stats['messages_received']} receipts, {dup} messages more than once; "
+            f"HTTP statuses {stats['by_status']})"
+        )
+        fig.problems.append(problem)
+        _loud("MISMATCH " + problem)
+
+
+def esp_bench(db: str, args, workdir: Path, server) -> EspFigures:
+    os.environ["BENCH_DATABASE_URL"] = prepare(db, workdir)
+    os.environ["BENCH_BATCH_SIZE"] = str(args.batch_size)
+    os.environ["BENCH_PO_BATCH_SIZE"] = str(args.po_batch_size)
+    os.environ["BENCH_ESP_URL"] = server.url
+    if args.concurrency is not None:
+        os.environ["BENCH_SEND_CONCURRENCY"] = str(args.concurrency)
+    n, w = args.n, args.workers
+    fig = EspFigures(db=db, n=n, workers=w)
+    say = print if args.verbose else (lambda *a, **k: None)
+
+    t = time.monotonic()
+    call("setup_database", 0)
+    say(f"[{db}] migrated, recipe installed in {time.monotonic() - t:.1f}s", flush=True)
+
+    sending = call("send_settings")
+    if sending["backend_problems"]:
+        _loud(
+            "the email backend cannot send this app's emails:\n!!! "
+            + "\n!!! ".join(sending["backend_problems"])
+        )
+        raise SystemExit(f"[{db}] the Postmark backend refuses the app's emails (see above)")
+    if sending["errors"]:
+        given = f"={args.concurrency} (--concurrency)" if args.concurrency is not None else ""
+        _loud(
+            f'POSTPURCHASE["SEND_CONCURRENCY"]{given} is rejected by this postpurchase:\n!!! '
+            + "\n!!! ".join(sending["errors"])
+        )
+    if sending["known"]:
+        if sending["value"] is None:
+            raise SystemExit(f"[{db}] cannot run the pipeline with these settings (see above)")
+        fig.threads_per_process = sending["value"]
+        source = "--concurrency" if args.concurrency is not None else "the app's default"
+        fig.concurrency_note = f"SEND_CONCURRENCY {sending['value']} ({source})"
+    else:
+        fig.concurrency_note = (
+            "SEND_CONCURRENCY unknown to this postpurchase"
+            + (" (--concurrency ignored)" if args.concurrency is not None else "")
+            + ": one sending thread per process"
+        )
+    say(f"[{db}] {fig.concurrency_note}", flush=True)
+
+    server.configure(latency_ms=0, connect_delay_ms=args.connect_delay_ms)
+    server.reset()
+    floor = run_workers("floor", w, n, {"reuse_connection": True})
+    fig.floor_server = server.stats()
+    fig.floor, fig.floor_s = floor["count"] / floor["seconds"], floor["seconds"]
+    _check_received(fig, "floor", fig.floor_server, n)
+    say(
+        f"[{db}] floor at 0 ms: {floor['count']} in {floor['seconds']:.2f}s, "
+        f"{fig.floor_server['connections']} connections",
+        flush=True,
+    )
+
+    queue = run_workers("post_office_queue", w, n)
+    fig.po_queue_s = queue["seconds"]
+    say(f"[{db}] post_office: rendered and queued {n} in {queue['seconds']:.2f}s", flush=True)
+
+    po_rounds = -(-n // args.po_batch_size)  # send_queued() calls that find mail
+    for k, latency in enumerate(args.latencies):
+        run = EspRun(latency=latency)
+        fig.runs.append(run)
+        call("more_enrollments", n, k * n)
+        server.configure(latency_ms=latency)
+        before = call("count_results")
+        server.reset()
+        pipe = run_workers("pipeline", w, n)
+        run.server = server.stats()
+        after = call("count_results")
+        sent = after["messages"].get("sent", 0) - before["messages"].get("sent", 0)
+        waiting = after["waiting"] - before["waiting"]
+        if sent != n or waiting != n:
+            raise RuntimeError(
+                f"[{db}] {latency:g} ms: expected {n} more sent and waiting at the delay, "
+                f"got {sent} and {waiting}: {after}"
+            )
+        run.pipeline, run.pipeline_s = sent / pipe["seconds"], pipe["seconds"]
+        run.batches = sum(o["batches"] for o in pipe["per_worker"].values())
+        run.limit = run.batches * fig.threads_per_process
+        _check_received(fig, f"pipeline at {latency:g} ms", run.server, n)
+        say(
+            f"[{db}] {latency:g} ms pipeline: {sent} sent in {pipe['seconds']:.2f}s, "
+            f"{run.batches} batches, {run.server['connections']} connections, "
+            f"peak {run.server['in_flight_max']} in flight",
+            flush=True,
+        )
+        for threads in args.po_thread_sweep:
+            os.environ["BENCH_PO_THREADS"] = str(threads)
+            call("requeue_post_office")
+            server.reset()
+            send = call("post_office_send", w)
+            stats = server.stats()
+            po = call("count_results")["post_office"]  # {status: count}; sent is 0
+            if send["sent"] != n or po.get(0) != n:
+                raise RuntimeError(
+                    f"[{db}] {latency:g} ms post_office with {threads} threads sent "
+                    f"{send['sent']} of {n} ({send['failed']} failed): {po}"
+                )
+            _check_received(fig, f"post_office at {latency:g} ms, {threads} threads", stats, n)
+            run.post_office[threads] = {
+                "rate": n / (fig.po_queue_s + send["seconds"]),
+                "send_rate": n / send["seconds"],
+                "send_s": send["seconds"],
+                "connections": stats["connections"],
+                "limit": po_rounds * w * threads,
+                "in_flight_max": stats["in_flight_max"],
+            }
+            say(
+                f"[{db}] {latency:g} ms post_office, {threads} threads/process: sent in "
+                f"{send['seconds']:.2f}s ({n / send['seconds']:.0f}/s sending only), "
+                f"{stats['connections']} connections, peak {stats['in_flight_max']} in flight",
+                flush=True,
+            )
+    return fig
+
+
+def esp_report(figs: list[EspFigures]) -> None:
+    def ok(flag: bool) -> str:
+        return "yes" if flag else "NO"
+
+    for f in figs:
+        print(
+            f"\n[{f.db}] N={f.n} emails per run, {f.workers} worker processes, "
+            f"{os.cpu_count()} CPUs; Anymail's Postmark backend to esp_server.py on 127.0.0.1"
+        )
+        print(
+            f"pipeline: {f.concurrency_note}. floor: measured once at 0 ms, one kept-alive "
+            f"connection per process ({f.floor_s:.2f}s). post_office: N / (render + queue "
+            f"{f.po_queue_s:.2f}s, measured once + send_queued at that latency)\n"
+        )
+        head = (
+            f"{'latency':>7} {'pipeline/s':>10} {'floor/s':>8} {'p_o default/s':>13} "
+            f"{'p_o best/s (threads)':>20} {'pipe/floor':>10} {'pipe/best p_o':>13} "
+            f"{'connections (limit)':>21}"
+        )
+        print(head)
+        print("-" * len(head))
+        for r in f.runs:
+            best_t, best = r.po_best()
+            default = r.post_office.get(PO_DEFAULT_THREADS, {}).get("rate", float("nan"))
+            conns = r.server["connections"]
+            print(
+                f"{r.latency:>5g}ms {r.pipeline:>10.0f} {f.floor:>8.0f} {default:>13.0f} "
+                f"{best['rate']:>12.0f} ({best_t:>3}) {r.pipeline / f.floor:>10.0%} "
+                f"{r.pipeline / best['rate']:>12.2f}x "
+                f"{f'{conns} ({r.limit})':>17} {ok(conns <= r.limit):>3}"
+            )
+        print()
+        for r in f.runs:
+            sweep = ", ".join(
+                f"{t}: {p['rate']:.0f}/s ({p['send_rate']:.0f}/s sending, "
+                f"{p['connections']}/{p['limit']} conns, peak {p['in_flight_max']})"
+                for t, p in r.post_office.items()
+            )
+            print(
+                f"{r.latency:g} ms: pipeline {r.pipeline_s:.2f}s, {r.batches} batches, "
+                f"peak {r.server['in_flight_max']} ESP calls in flight, ESP server CPU "
+                f"{r.server['cpu_seconds']:.1f}s; post_office by threads per process: {sweep}"
+            )
+        at = [r for r in f.runs if r.latency == ESP_TARGET_LATENCY] or f.runs[-1:]
+        for r in at:
+            best_t, best = r.po_best()
+            vs_floor, vs_po = r.pipeline / f.floor, r.pipeline / best["rate"]
+            print(
+                f"\ntargets at {r.latency:g} ms: pipeline >= {ESP_TARGET_VS_FLOOR:.0%} of the "
+                f"floor: {ok(vs_floor >= ESP_TARGET_VS_FLOOR)} ({vs_floor:.0%}); pipeline >= "
+                f"{ESP_TARGET_VS_POST_OFFICE}x best post_office: "
+                f"{ok(vs_po >= ESP_TARGET_VS_POST_OFFICE)} ({vs_po:.2f}x, {best_t} threads)"
+            )
+        over = [f"{r.latency:g} ms" for r in f.runs if r.server["connections"] > r.limit]
+        print(
+            "connections at most one per sending thread per batch: "
+            + ("yes" if not over else "NO at " + ", ".join(over))
+        )
+        for problem in f.problems:
+            print(f"!!! {problem}")
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def esp_main(args, dbs: list[str]) -> int:
+    from esp_server import start_server
+
+    for name in ("NO_PROXY", "no_proxy"):  # requests (Anymail) must not proxy 127.0.0.1
+        os.environ[name] = ",".join(filter(None, [os.environ.get(name), "127.0.0.1"]))
+    if PO_DEFAULT_THREADS not in args.po_thread_sweep:
+        args.po_thread_sweep = [PO_DEFAULT_THREADS, *args.po_thread_sweep]
+    server, port = start_server(connect_delay_ms=args.connect_delay_ms)
+    if args.verbose:
+        print(f"loopback Postmark on 127.0.0.1:{port}", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="bench_postpurchase_"))
+    started = time.monotonic()
+    try:
+        figs = [esp_bench(db, args, workdir, server) for db in dbs]
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    esp_report(figs)
+    print(f"\n(whole run {time.monotonic() - started:.0f}s)")
+    return 1 if any(f.problems for f in figs) else 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=20_000, help="emails (enrollments) per run")
+    parser.add_argument(
+        "--n", type=int, default=None, help="emails (enrollments) per run (20000; --esp: 5000)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes per phase")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--batch-size", type=int, default=200, help='POSTPURCHASE["BATCH_SIZE"]')
@@ -570,9 +925,41 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--po-threads", type=int, default=1, help='POST_OFFICE["THREADS_PER_PROCESS"]'
     )
+    esp = parser.add_argument_group("ESP-latency runs (--esp postmark)")
+    esp.add_argument(
+        "--esp",
+        choices=["none", "postmark"],
+        default="none",
+        help="postmark: Anymail's Postmark backend against esp_server.py on 127.0.0.1",
+    )
+    esp.add_argument(
+        "--latencies", type=_floats, default=[0.0, 20.0, 100.0], help="ms, e.g. 0,20,100"
+    )
+    esp.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help='POSTPURCHASE["SEND_CONCURRENCY"] (unset: the app\'s default)',
+    )
+    esp.add_argument(
+        "--po-thread-sweep",
+        type=_ints,
+        default=[5, 16, 32, 64],
+        help="post_office THREADS_PER_PROCESS values to try (5, its default, always)",
+    )
+    esp.add_argument(
+        "--connect-delay-ms",
+        type=float,
+        default=0.0,
+        help="extra ESP delay on each new TCP connection (a TLS handshake)",
+    )
     parser.add_argument("-q", "--quiet", dest="verbose", action="store_false")
     args = parser.parse_args(argv)
     dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.esp == "postmark":
+        args.n = args.n or 5000
+        return esp_main(args, dbs)
+    args.n = args.n or 20_000
     workdir = Path(tempfile.mkdtemp(prefix="bench_postpurchase_"))
     try:
         figs = [bench(db, args, workdir) for db in dbs]

@@ -1,11 +1,12 @@
 """Sending a batch of prepared emails: marked before, recorded after, concurrently.
 
 The worker's own thread renders emails in order and hands them to the sender's threads
-in groups. For each group, one transaction renews the batch's lease, keeps only the
-emails whose enrollments are still ours, and marks those messages ``sending`` (with
-the attempt's time) in one statement; only then do they go to the ESP. Answers are
-recorded as they come back, a group at a time (one statement, then the signals), so
-at most ``SEND_CONCURRENCY`` emails plus one group are ever unrecorded. A worker that
+in groups (half of ``SEND_CONCURRENCY``). For each group, one transaction records the
+answers in hand (one statement), keeps only the emails whose enrollments are still
+ours (renewing the lease when it is due), and marks those messages ``sending`` with
+the attempt's time (one statement); only after it commits do they go to the ESP, and
+only then are the recorded answers' signals sent. So at most ``SEND_CONCURRENCY``
+emails plus one group are ever unrecorded. A worker that
 dies leaves those few ``sending``; whoever runs the step next knows their outcome is
 unknown (``UNKNOWN_OUTCOME``) and marks any resend as a possible duplicate.
 """

@@ -98,52 +98,85 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
     answered: list[Job] = []
     finished: list[Job] = []
     last_record = time.monotonic()
+    recorded: list[Job] = []  # being written; back to the drain if that fails
 
-    while True:
-        for future in [f for f in running if f.done()]:
-            job = running.pop(future)
-            job.outcome = _result(future)
-            if job.outcome.retry_after and job.outcome.kind in (errors.THROTTLED, "not_sent"):
-                sender.throttled_until(clock.now() + timedelta(seconds=job.outcome.retry_after))
-            answered.append(job)
-        if stopping():
-            exhausted = True
-            ready = []  # rendered but never marked: left for the next run
-        submit = bool(ready) and (len(ready) >= group or exhausted)
-        submit = submit and len(running) + len(ready) <= size
-        record_due = bool(answered) and (
-            len(answered) >= group
-            or time.monotonic() - last_record >= RECORD_INTERVAL
-            or not running
-        )
-        if submit or record_due:
-            recorded, answered = answered, []
-            chunk, ready = (ready, []) if submit else ([], ready)
-            with transaction.atomic():
-                after = write_outcomes(recorded, now)
-                to_send = mark(chunk, now, lease)
-            after()
-            finished.extend(recorded)
-            last_record = time.monotonic()
-            for job in to_send:
-                running[sender.submit(job.email, _may_send(lease, job.enrollment_id))] = job
-            continue
-        if not exhausted and len(ready) < group:
-            # Render the next email while the ESP has the others.
-            job = next(source, None)
-            if job is None:
-                exhausted = True
-            elif job.outcome is not None:
+    try:
+        while True:
+            for future in [f for f in running if f.done()]:
+                job = running.pop(future)
+                job.outcome = _result(future)
+                if job.outcome.retry_after and job.outcome.kind in (errors.THROTTLED, "not_sent"):
+                    sender.throttled_until(clock.now() + timedelta(seconds=job.outcome.retry_after))
                 answered.append(job)
-            else:
-                ready.append(job)
-            continue
-        if not running and not ready:
-            break
-        wait(list(running), timeout=RECORD_INTERVAL, return_when=FIRST_COMPLETED)
-        if lease is not None:
-            lease.renew_if_due()
+            if stopping():
+                exhausted = True
+                ready = []  # rendered but never marked: left for the next run
+            submit = bool(ready) and (len(ready) >= group or exhausted)
+            submit = submit and len(running) + len(ready) <= size
+            record_due = bool(answered) and (
+                len(answered) >= group
+                or time.monotonic() - last_record >= RECORD_INTERVAL
+                or not running
+            )
+            if submit or record_due:
+                recorded, answered = answered, []
+                chunk, ready = (ready, []) if submit else ([], ready)
+                with transaction.atomic():
+                    after = write_outcomes(_still_ours(recorded, lease), now)
+                    to_send = mark(chunk, now, lease)
+                after()
+                finished.extend(recorded)
+                recorded = []
+                last_record = time.monotonic()
+                for job in to_send:
+                    running[sender.submit(job.email, _may_send(lease, job.enrollment_id))] = job
+                continue
+            if not exhausted and len(ready) < group:
+                # Render the next email while the ESP has the others.
+                job = next(source, None)
+                if job is None:
+                    exhausted = True
+                elif job.outcome is not None:
+                    answered.append(job)
+                else:
+                    ready.append(job)
+                continue
+            if not running and not ready:
+                break
+            wait(list(running), timeout=RECORD_INTERVAL, return_when=FIRST_COMPLETED)
+            if lease is not None:
+                lease.renew_if_due()
+    except Exception:
+        # Something failed on the worker's side (the database, say) while emails are
+        # with the ESP: wait for them and record what they did before giving up, so a
+        # re-run of the step does not find them "sending" and send them again.
+        _drain(running, recorded + answered, now)
+        raise
     return finished
+
+
+def _still_ours(jobs: list[Job], lease) -> list[Job]:
+    """Outcomes decided before sending (suppressed, a template error) are written only
+    for enrollments this worker still holds: after a takeover the row is the new
+    owner's. Sent emails are always recorded: they did leave."""
+    unmarked = [j for j in jobs if not j.marked and j.enrollment_id is not None]
+    if lease is None or not unmarked:
+        return jobs
+    held = lease.hold({j.enrollment_id for j in unmarked})
+    return [j for j in jobs if j.marked or j.enrollment_id is None or j.enrollment_id in held]
+
+
+def _drain(running: dict[Future, Job], answered: list[Job], now: datetime) -> None:
+    for future in list(running):
+        job = running.pop(future)
+        job.outcome = _result(future)
+        answered.append(job)
+    try:
+        with transaction.atomic():
+            after = write_outcomes(answered, now)
+        after()
+    except Exception:
+        logger.exception("postpurchase: could not record %s answers", len(answered))
 
 
 def _may_send(lease, enrollment_id):

@@ -81,6 +81,9 @@ def classify(exc: BaseException) -> Verdict:
         return _classify_http(status, response, error)
     if _boto_code(exc) in _THROTTLE_CODES:
         return Verdict(THROTTLED, error, retry_after=DEFAULT_THROTTLE_SECONDS)
+    boto_status = _boto_status(exc)
+    if boto_status is not None:
+        return _classify_http(boto_status, None, error)
     if isinstance(exc, requests.ConnectTimeout):
         return Verdict(TRANSIENT, error)
     if isinstance(exc, requests.ConnectionError) and _never_connected(exc):
@@ -89,10 +92,17 @@ def classify(exc: BaseException) -> Verdict:
         # A read timeout or a connection cut after the request went out: the ESP may
         # have accepted the email.
         return Verdict(TRANSIENT, error, maybe_sent=True)
+    if _caused_by(exc, TimeoutError):
+        # A timeout waiting for the answer (SMTP after DATA, botocore's read timeout).
+        return Verdict(TRANSIENT, error, maybe_sent=True)
     return Verdict(TRANSIENT, error)
 
 
 def _classify_http(status: int, response, error: str) -> Verdict:
+    if 200 <= status < 300:
+        # Accepted, but the answer could not be read (not JSON, an unexpected shape):
+        # the email most likely left.
+        return Verdict(TRANSIENT, error, maybe_sent=True)
     if status == 429:
         return Verdict(THROTTLED, error, retry_after=retry_after(response))
     if status in (401, 403):
@@ -106,8 +116,16 @@ def _classify_http(status: int, response, error: str) -> Verdict:
 
 
 def _classify_smtp(exc: smtplib.SMTPException, error: str) -> Verdict:
-    if isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPSenderRefused):
-        return Verdict(REFUSED, error, address=isinstance(exc, smtplib.SMTPRecipientsRefused))
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [c for c, _ in (exc.recipients or {}).values() if isinstance(c, int)]
+        if codes and all(400 <= c < 500 for c in codes):
+            # Greylisting, "452 too many recipients": come back later.
+            return Verdict(THROTTLED, error, retry_after=DEFAULT_THROTTLE_SECONDS)
+        return Verdict(REFUSED, error, address=True)
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        if 400 <= (exc.smtp_code or 0) < 500:
+            return Verdict(TRANSIENT, error)
+        return Verdict(REFUSED, error)
     if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
         return Verdict(CONFIG, error)
     code = getattr(exc, "smtp_code", None)
@@ -158,6 +176,27 @@ def _never_connected_leaf(exc: BaseException) -> bool:
     reason = getattr(exc, "reason", None)
     names = {type(exc).__name__, type(reason).__name__}
     return bool(names & {"NewConnectionError", "ConnectionRefusedError", "NameResolutionError"})
+
+
+def _caused_by(exc: BaseException, kind: type) -> bool:
+    seen, current = 0, exc
+    while current is not None and seen < 10:
+        if isinstance(current, kind):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _boto_status(exc: BaseException) -> int | None:
+    """The HTTP status of an Amazon SES (botocore ClientError) answer, if any."""
+    for candidate in (exc, exc.__cause__):
+        response = getattr(candidate, "response", None)
+        if isinstance(response, dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if isinstance(status, int):
+                return status
+    return None
 
 
 def _boto_code(exc: BaseException) -> str:

@@ -54,15 +54,26 @@ def resend_messages(messages: Iterable[Message], now: datetime | None = None) ->
         message.attempts = 0
         claimed.append(message)
     batch = Batch(now=now)
-    for job in deliver(_jobs(claimed, batch), now=now, lease=None):
-        message = job.message
-        if message.status in (Message.Status.RETRYING, Message.Status.QUEUED):
-            # Nothing retries a resend by itself: it stays failed, to resend again later.
-            message.status = Message.Status.FAILED
-            Message.objects.filter(pk=message.pk).update(
-                status=Message.Status.FAILED, error=message.error or "not sent; resend later"
-            )
-        counts[message.status] += 1
+    try:
+        for job in deliver(_jobs(claimed, batch), now=now, lease=None):
+            message = job.message
+            if message.status in (Message.Status.RETRYING, Message.Status.QUEUED):
+                # Nothing retries a resend by itself: it stays failed, to resend later.
+                message.status = Message.Status.FAILED
+                Message.objects.filter(pk=message.pk).update(
+                    status=Message.Status.FAILED, error=message.error or "not sent; resend later"
+                )
+            counts[message.status] += 1
+    finally:
+        # Interrupted (Ctrl+C, an error): what was taken and not finished goes back where
+        # staff find it again: failed if it never left, outcome unknown if it may have.
+        ids = [m.pk for m in claimed]
+        Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED).update(
+            status=Message.Status.FAILED, error="resend interrupted before sending"
+        )
+        Message.objects.filter(pk__in=ids, status=Message.Status.SENDING).update(
+            status=Message.Status.UNKNOWN, error="resend interrupted while the ESP had it"
+        )
     return counts
 
 

@@ -199,7 +199,15 @@ def rate_limit_slot(max_wait: float = MAX_GATE_WAIT) -> bool:
     limit = get_setting("RATE_LIMIT")
     if not limit:
         return True
-    cache = caches[get_setting("RATE_LIMIT_CACHE")]
+    try:
+        return _take_slot(limit, caches[get_setting("RATE_LIMIT_CACHE")], max_wait)
+    except Exception:
+        # The cache is down: send unthrottled rather than fail emails the ESP would take.
+        logger.warning("postpurchase: RATE_LIMIT cache unavailable; sending without it")
+        return True
+
+
+def _take_slot(limit, cache, max_wait: float) -> bool:
     deadline = time.monotonic() + max_wait
     while True:
         second = int(time.time())

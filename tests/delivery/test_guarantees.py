@@ -418,3 +418,51 @@ def test_sigterm_to_the_scheduler_command_finishes_what_is_in_flight(flow, postm
     assert not Message.objects.filter(status="sending").exists()
     # The handler is gone again: this process is not left ignoring SIGTERM.
     assert signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.default_int_handler)
+
+
+def test_an_interrupted_resend_leaves_nothing_stranded(flow, postmark, frozen, settings):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_SEND_ATTEMPTS": 1}
+    enrol(flow, 3)
+    postmark.answer = postmark_error(503)
+    engine.run_due()
+    assert set(Message.objects.values_list("status", flat=True)) == {"failed"}
+    postmark.answer = postmark.ok
+
+    def interrupt(payload):
+        raise KeyboardInterrupt  # Ctrl+C while the first resend is with the ESP
+
+    postmark.on_receive = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        call_command("postpurchase_resend")
+    postmark.on_receive = None
+    # Nothing is left queued or sending, where no one would look for it again.
+    assert not Message.objects.filter(status__in=["queued", "sending", "retrying"]).exists()
+    call_command("postpurchase_resend", "--unknown")
+    assert set(Message.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_a_database_error_mid_batch_records_what_the_esp_already_has(
+    flow, postmark, frozen, settings, monkeypatch
+):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 2}
+    enrol(flow, 6)
+    real = delivery_batch.mark
+    calls = []
+
+    def mark(chunk, now, lease=None):
+        calls.append(len(chunk))
+        if len(calls) == 2:
+            raise RuntimeError("database connection lost")
+        return real(chunk, now, lease)
+
+    monkeypatch.setattr(delivery_batch, "mark", mark)
+    engine.run_due(max_batches=1)
+    monkeypatch.undo()
+    # What reached the ESP before the error is recorded as sent, not left "sending"
+    # for the retry to send again.
+    assert not Message.objects.filter(status="sending").exists()
+    frozen.advance(timedelta(hours=1))
+    engine.run_due()
+    received = postmark.message_ids()
+    assert len(received) == 6 and set(received.values()) == {1}
+

@@ -465,4 +465,3 @@ def test_a_database_error_mid_batch_records_what_the_esp_already_has(
     engine.run_due()
     received = postmark.message_ids()
     assert len(received) == 6 and set(received.values()) == {1}
-

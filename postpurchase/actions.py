@@ -10,7 +10,6 @@ enrollment (a retry, a lease takeover after a crash) does not act twice.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +25,7 @@ from .conf import get_setting, site_url
 from .models import StepRecord
 from .rendering import get_engine, one_line
 from .results import Next, StepResult, Wait
+from .retries import backoff
 
 if TYPE_CHECKING:
     from .engine.context import StepContext
@@ -167,11 +167,7 @@ def _retry_or_give_up(ctx: StepContext, record: StepRecord, exc: Exception) -> S
         _save(record, StepRecord.Status.FAILED, error=error)
         return Next()  # give up on this notification; the customer's flow goes on
     _save(record, StepRecord.Status.RETRYING, error=error)
-    delay = min(
-        get_setting("RETRY_BACKOFF_SECONDS") * 2 ** (record.attempts - 1),
-        get_setting("RETRY_BACKOFF_MAX_SECONDS"),
-    )
-    return Wait(until=ctx.now + timedelta(seconds=delay), error=error)
+    return Wait(until=backoff(record.attempts, ctx.now), error=error)
 
 
 def _save(

@@ -10,6 +10,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
 from .conf import DEFAULTS, get_setting, user_settings
+from .delivery import backend_problems
 from .exceptions import PostpurchaseConfigurationError
 
 
@@ -86,8 +87,6 @@ def check_urls(app_configs=None, **kwargs):
 @register(Tags.compatibility)
 def check_email_backend(app_configs=None, **kwargs):
     """The configured ESP must take the emails we send (e.g. Postmark: one tag)."""
-    from .delivery import backend_problems
-
     try:
         get_setting("TAGS")
     except PostpurchaseConfigurationError:

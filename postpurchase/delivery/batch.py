@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,9 +73,8 @@ class Job:
     enrollment_id: int | None = None
     index: int = 0  # the caller's position (its StepContext)
     outcome: Outcome | None = None
-    # Set when recorded: what the message's status became and whether it was final.
+    # Set when its message was marked "sending" (an attempt began).
     marked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
@@ -196,29 +195,28 @@ def _result(future: Future) -> Outcome:
 
 
 def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
-    """In one transaction: renew the lease, keep the jobs whose enrollments are still
-    ours and mark their messages as being sent. Returns the jobs that may go out;
-    the others are dropped (their enrollment's new owner sends them)."""
+    """In the caller's transaction: keep the jobs whose enrollments are still ours (the
+    lease renewed when due) and mark their messages as being sent. Returns the jobs
+    that may go out; the others are dropped (their enrollment's new owner sends them)."""
     if not chunk:
         return []
-    with transaction.atomic():  # the caller's transaction, or one of its own
-        if lease is not None:
-            held = lease.hold({j.enrollment_id for j in chunk if j.enrollment_id is not None})
-            keep = [j for j in chunk if j.enrollment_id is None or j.enrollment_id in held]
-        else:
-            keep = list(chunk)
-        for job in keep:
-            message = job.message
-            message.status = Message.Status.SENDING
-            message.attempts += 1
-            message.attempted_at = now
-            if message.unconfirmed and message.possible_duplicate_at is None:
-                message.possible_duplicate_at = now
-            if job.rendered is not None:
-                message.subject = job.rendered.subject
-                message.language = job.rendered.language
-            job.marked = True
-        update_rows([j.message for j in keep], _MARKED_FIELDS)
+    if lease is not None:
+        held = lease.hold({j.enrollment_id for j in chunk if j.enrollment_id is not None})
+        keep = [j for j in chunk if j.enrollment_id is None or j.enrollment_id in held]
+    else:
+        keep = list(chunk)
+    for job in keep:
+        message = job.message
+        message.status = Message.Status.SENDING
+        message.attempts += 1
+        message.attempted_at = now
+        if message.unconfirmed and message.possible_duplicate_at is None:
+            message.possible_duplicate_at = now
+        if job.rendered is not None:
+            message.subject = job.rendered.subject
+            message.language = job.rendered.language
+        job.marked = True
+    update_rows([j.message for j in keep], _MARKED_FIELDS)
     dropped = len(chunk) - len(keep)
     if dropped:
         logger.info("postpurchase: lease lost for %s message(s); not sent", dropped)
@@ -311,12 +309,3 @@ def apply(job: Job, now: datetime) -> tuple[Any, dict[str, Any]] | None:
         message.error = f"ESP configuration error: {outcome.error}"[:4000]
         logger.error("postpurchase: cannot send %s: %s", message.pk, message.error)
     return signals.message_failed, {"message": message, "error": message.error, "final": True}
-
-
-def backoff(attempts: int, now: datetime) -> datetime:
-    """When attempt ``attempts + 1`` may run: RETRY_BACKOFF_SECONDS doubling, capped."""
-    delay = min(
-        get_setting("RETRY_BACKOFF_SECONDS") * 2 ** max(attempts - 1, 0),
-        get_setting("RETRY_BACKOFF_MAX_SECONDS"),
-    )
-    return now + timedelta(seconds=delay)

@@ -114,17 +114,25 @@ def message_language(*candidates: Any) -> str | None:
     return None
 
 
-def render_message(message: Message) -> RenderedEmail:
-    """Render a recorded message again, as its step's template renders it now (for the
-    admin). Raises TemplateRenderError if the template is broken."""
+def message_step(message: Message):
+    """The email step a recorded message came from; TemplateRenderError if it is gone."""
     step = message.step.get_real_instance() if message.step_id else None
     if step is None or not hasattr(step, "template"):
         raise TemplateRenderError("This message's step no longer exists.")
-    ctx = StepContext(enrollment=message.enrollment, step=step, batch=Batch(now=clock.now()))
+    return step
+
+
+def render_message(message: Message, batch: Batch | None = None, step=None) -> RenderedEmail:
+    """Render a recorded message again, as its step's template renders it now, with the
+    coupon it carried (the admin's view of it, and a resend). Raises
+    TemplateRenderError if the template is broken or the step gone."""
+    step = step or message_step(message)
+    batch = batch or Batch(now=clock.now())
+    ctx = StepContext(enrollment=message.enrollment, step=step, batch=batch)
     coupon = message.coupons.select_related("contact").first()
     return render_template(
         step.template,
-        message.language or message.contact.locale,
+        message.language or message_language(message.contact.locale, ctx.snapshot.get("locale")),
         email_context(ctx, message, message.category, coupon=coupon),
-        cache=ctx.batch.cache,
+        cache=batch.cache,
     )

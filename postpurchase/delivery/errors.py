@@ -79,10 +79,11 @@ def classify(exc: BaseException) -> Verdict:
     status = getattr(response, "status_code", None)
     if isinstance(status, int):
         return _classify_http(status, response, error)
-    if _boto_code(exc) in _THROTTLE_CODES:
+    boto = _boto_response(exc)
+    if boto.get("Error", {}).get("Code") in _THROTTLE_CODES:
         return Verdict(THROTTLED, error, retry_after=DEFAULT_THROTTLE_SECONDS)
-    boto_status = _boto_status(exc)
-    if boto_status is not None:
+    boto_status = boto.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if isinstance(boto_status, int):
         return _classify_http(boto_status, None, error)
     if isinstance(exc, requests.ConnectTimeout):
         return Verdict(TRANSIENT, error)
@@ -129,7 +130,7 @@ def _classify_smtp(exc: smtplib.SMTPException, error: str) -> Verdict:
     if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
         return Verdict(CONFIG, error)
     code = getattr(exc, "smtp_code", None)
-    if code == 421 or code == 450 or code == 451 or code == 452:
+    if code in (421, 450, 451, 452):
         return Verdict(THROTTLED, error, retry_after=DEFAULT_THROTTLE_SECONDS)
     if isinstance(code, int) and 500 <= code < 600:
         return Verdict(REFUSED, error)
@@ -156,52 +157,46 @@ def retry_after(response, default: float | None = DEFAULT_THROTTLE_SECONDS) -> f
     return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
 
 
-def _never_connected(exc: BaseException) -> bool:
-    """True when the connection failed before any byte of the request was sent."""
-    seen = 0
+_NOT_CONNECTED = {"NewConnectionError", "ConnectionRefusedError", "NameResolutionError"}
+
+
+def _chain(exc: BaseException):
+    """``exc`` and what it was raised from, nearest first (bounded)."""
     current: BaseException | None = exc
-    while current is not None and seen < 10:
-        name = type(current).__name__
-        if name in ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError"):
-            return True
-        for arg in getattr(current, "args", ()):
-            if isinstance(arg, BaseException) and _never_connected_leaf(arg):
-                return True
+    for _ in range(10):
+        if current is None:
+            return
+        yield current
         current = current.__cause__ or current.__context__
-        seen += 1
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the connection failed before any byte of the request was sent
+    (requests wraps urllib3's MaxRetryError, whose ``reason`` names the failure)."""
+    for link in _chain(exc):
+        if type(link).__name__ in _NOT_CONNECTED:
+            return True
+        for arg in link.args:
+            if (
+                isinstance(arg, BaseException)
+                and {
+                    type(arg).__name__,
+                    type(getattr(arg, "reason", None)).__name__,
+                }
+                & _NOT_CONNECTED
+            ):
+                return True
     return False
-
-
-def _never_connected_leaf(exc: BaseException) -> bool:
-    reason = getattr(exc, "reason", None)
-    names = {type(exc).__name__, type(reason).__name__}
-    return bool(names & {"NewConnectionError", "ConnectionRefusedError", "NameResolutionError"})
 
 
 def _caused_by(exc: BaseException, kind: type) -> bool:
-    seen, current = 0, exc
-    while current is not None and seen < 10:
-        if isinstance(current, kind):
-            return True
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return False
+    return any(isinstance(link, kind) for link in _chain(exc))
 
 
-def _boto_status(exc: BaseException) -> int | None:
-    """The HTTP status of an Amazon SES (botocore ClientError) answer, if any."""
+def _boto_response(exc: BaseException) -> dict:
+    """The answer of an Amazon SES call (botocore's ClientError.response), if any."""
     for candidate in (exc, exc.__cause__):
         response = getattr(candidate, "response", None)
         if isinstance(response, dict):
-            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if isinstance(status, int):
-                return status
-    return None
-
-
-def _boto_code(exc: BaseException) -> str:
-    for candidate in (exc, exc.__cause__):
-        response = getattr(candidate, "response", None)
-        if isinstance(response, dict):
-            return str(response.get("Error", {}).get("Code", ""))
-    return ""
+            return response
+    return {}

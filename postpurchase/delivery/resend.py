@@ -15,12 +15,11 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from .. import clock
-from ..engine.context import Batch, StepContext
+from ..engine.context import Batch
 from ..exceptions import TemplateRenderError
 from ..models import Message
-from ..rendering import render_template
 from .batch import Job, deliver
-from .content import email_context, message_language
+from .content import message_step, render_message
 from .email import build_email
 from .sender import Outcome
 
@@ -80,9 +79,10 @@ def resend_messages(messages: Iterable[Message], now: datetime | None = None) ->
 def _jobs(messages: list[Message], batch: Batch) -> Iterator[Job]:
     for message in messages:
         job = Job(message=message)
-        step = message.step.get_real_instance() if message.step_id else None
-        if step is None or not hasattr(step, "template"):
-            job.outcome = Outcome("template", "This message's step no longer exists.")
+        try:
+            step = message_step(message)
+        except TemplateRenderError as exc:
+            job.outcome = Outcome("template", str(exc))
             yield job
             continue
         contact = message.contact
@@ -91,14 +91,8 @@ def _jobs(messages: list[Message], batch: Batch) -> Iterator[Job]:
             job.outcome = Outcome("suppressed", "unsubscribed")
             yield job
             continue
-        ctx = StepContext(enrollment=message.enrollment, step=step, batch=batch)
         try:
-            job.rendered = render_template(
-                step.template,
-                message.language or message_language(contact.locale, ctx.snapshot.get("locale")),
-                email_context(ctx, message, message.category, coupon=message.coupons.first()),
-                cache=batch.cache,
-            )
+            job.rendered = render_message(message, batch, step)
             job.email = build_email(message, job.rendered, step)
         except TemplateRenderError as exc:
             job.outcome = Outcome("template", str(exc))

@@ -65,7 +65,7 @@ class Sender:
 
     def submit(self, email: Any, may_send) -> Future:
         """Send ``email`` on a pool thread; ``may_send()`` is asked right before the ESP
-        call (the batch's lease is still ours and the worker is not stopping)."""
+        call (is the batch's lease still ours?)."""
         return self.executor.submit(self._send, email, may_send)
 
     def throttle(self, seconds: float) -> None:
@@ -123,9 +123,6 @@ class Sender:
         status = getattr(email, "anymail_status", None)
         esp_id = getattr(status, "message_id", None)
         return Outcome("sent", esp_message_id="" if esp_id is None else str(esp_id)[:255])
-
-    def shutdown(self) -> None:
-        self.executor.shutdown(wait=True)
 
 
 _sender: Sender | None = None

@@ -21,8 +21,9 @@ from ..exceptions import AdapterCallError, TemplateRenderError
 from ..models import Message
 from ..rendering import render_template
 from ..results import Exit, Fail, Next, StepResult, Wait
+from ..retries import backoff, retry_step
 from . import errors
-from .batch import Job, backoff, deliver
+from .batch import Job, deliver
 from .content import email_context, message_language, step_coupon
 from .email import build_email
 from .sender import Outcome
@@ -148,7 +149,7 @@ def result_for(job: Job, ctx: StepContext) -> StepResult:
     if kind == "template":
         return Fail(f"Step {ctx.step}: {outcome.error}")
     if kind == "step_error":
-        return step_error(ctx, outcome.error)
+        return retry_step(ctx.step, ctx.enrollment.attempts, now, outcome.error)
     if kind == errors.CONFIG:
         return Fail(message.error)
     if kind == errors.REFUSED:
@@ -169,12 +170,3 @@ def result_for(job: Job, ctx: StepContext) -> StepResult:
     if outcome.retry_after:
         until = max(until, now + timedelta(seconds=outcome.retry_after))
     return Wait(until=until, error=outcome.error)
-
-
-def step_error(ctx: StepContext, error: str) -> StepResult:
-    """Retry a step that raised for this enrollment, with backoff; after
-    ``MAX_STEP_ATTEMPTS`` the enrollment fails with its own error."""
-    attempts = ctx.enrollment.attempts + 1
-    if attempts >= get_setting("MAX_STEP_ATTEMPTS"):
-        return Fail(f"Step {ctx.step} failed {attempts} times: {error}")
-    return Wait(until=backoff(attempts, ctx.now), error=error)

@@ -67,11 +67,7 @@ class Lease:
             # Expired: another worker may have claimed these rows already.
             self._drop(list(self.ids))
             return set()
-        held = set(
-            Enrollment.objects.filter(
-                pk__in=wanted, lease_token__in=self.tokens, status=Enrollment.Status.ACTIVE
-            ).values_list("pk", flat=True)
-        )
+        held = self._still_held(wanted)
         self._drop(set(wanted) - held)
         return held
 
@@ -86,11 +82,7 @@ class Lease:
         now = now or clock.now()
         mine = list(self.ids)
         with transaction.atomic():
-            held = set(
-                Enrollment.objects.filter(
-                    pk__in=mine, lease_token__in=self.tokens, status=Enrollment.Status.ACTIVE
-                ).values_list("pk", flat=True)
-            )
+            held = self._still_held(mine)
             if held:
                 Enrollment.objects.filter(pk__in=held, lease_token__in=self.tokens).update(
                     lease_expires_at=now + timedelta(seconds=self.seconds)
@@ -99,6 +91,14 @@ class Lease:
             self._deadline = time.monotonic() + self.seconds
             self._renewed = time.monotonic()
         self._drop(set(mine) - held)
+
+    def _still_held(self, ids: list[int]) -> set[int]:
+        """Those of ``ids`` that still carry our token and are active."""
+        return set(
+            Enrollment.objects.filter(
+                pk__in=ids, lease_token__in=self.tokens, status=Enrollment.Status.ACTIVE
+            ).values_list("pk", flat=True)
+        )
 
     def _drop(self, ids: Iterable[int]) -> None:
         with self._lock:

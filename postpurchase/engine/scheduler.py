@@ -23,6 +23,7 @@ from ..conf import get_setting
 from ..db import update_rows
 from ..models import Enrollment, Flow, Step
 from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
+from ..retries import retry_step
 from .context import Batch, StepContext
 from .lease import Lease
 
@@ -183,14 +184,7 @@ def _step_crashed(step: Step, ctx: StepContext, exc: Exception) -> StepResult:
         exc_info=exc,
     )
     error = f"{type(exc).__name__}: {exc}"[:2000]
-    attempts = ctx.enrollment.attempts + 1
-    if attempts >= get_setting("MAX_STEP_ATTEMPTS"):
-        return Fail(f"Step {step} failed {attempts} times: {error}")
-    delay = min(
-        get_setting("RETRY_BACKOFF_SECONDS") * 2 ** (attempts - 1),
-        get_setting("RETRY_BACKOFF_MAX_SECONDS"),
-    )
-    return Wait(until=ctx.now + timedelta(seconds=delay), error=error)
+    return retry_step(step, ctx.enrollment.attempts, ctx.now, error)
 
 
 def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch) -> bool:

@@ -135,7 +135,9 @@ def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> 
         # An adapter that is down, a coupon that cannot be issued, bad data, a bug:
         # this enrollment tries again later, and fails alone after MAX_STEP_ATTEMPTS.
         if not isinstance(exc, AdapterCallError):
-            logger.exception("postpurchase: preparing %s for %s failed", step, ctx.enrollment)
+            logger.exception(
+                "postpurchase: preparing %r for enrollment %s failed", step, ctx.enrollment.pk
+            )
         job.outcome = Outcome("step_error", errors.describe(exc))
     return job
 

@@ -137,12 +137,19 @@ def enrol(event: Event) -> list[Enrollment]:
                 if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD and enrolled_within_period(
                     flow, event
                 ):
-                    logger.debug("%s was enrolled in %s within its period", event.contact, flow)
+                    logger.debug(
+                        "contact %s was enrolled in flow %s within its period",
+                        event.contact_id,
+                        flow.pk,
+                    )
                     continue
                 enrollment.save(force_insert=True)
         except IntegrityError:
             logger.debug(
-                "%s already enrolled in %s (%s)", event.contact, flow, enrollment.dedupe_key
+                "contact %s already enrolled in flow %s (%s)",
+                event.contact_id,
+                flow.pk,
+                enrollment.dedupe_key,
             )
             continue
         created.append(enrollment)

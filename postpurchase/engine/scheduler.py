@@ -281,7 +281,10 @@ def _save_all(enrollments: list[Enrollment]) -> None:
                     enrollment.lease_expires_at = None
                     saved.append(enrollment)
                 else:
-                    logger.info("postpurchase: %s changed while it ran; result dropped", enrollment)
+                    logger.info(
+                        "postpurchase: enrollment %s changed while it ran; result dropped",
+                        enrollment.pk,
+                    )
         update_rows(saved, _SAVED_FIELDS)
     for enrollment in saved:
         if enrollment.status == Enrollment.Status.COMPLETED:

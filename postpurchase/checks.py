@@ -132,3 +132,54 @@ def check_rate_limit_cache(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+#: Caches whose counters live in one process (or nowhere): every web process would
+#: allow the full number of attempts.
+PER_PROCESS_CACHES = ("locmem.LocMemCache", "dummy.DummyCache")
+#: Shared caches whose incr is a read and a write, so concurrent attempts may be lost.
+NON_ATOMIC_CACHES = ("db.DatabaseCache", "filebased.FileBasedCache")
+
+
+@register(Tags.caches)
+def check_attempt_limit_cache(app_configs=None, **kwargs):
+    """The attempt limits of the public pages (NPS survey, coupon codes) need a cache
+    all web processes share, with an atomic incr."""
+    try:
+        alias = get_setting("ATTEMPT_LIMIT_CACHE")
+    except PostpurchaseConfigurationError:
+        return []  # reported by check_settings
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if not backend:
+        return [
+            Error(
+                f'POSTPURCHASE["ATTEMPT_LIMIT_CACHE"] names the cache {alias!r}, which '
+                "settings.CACHES does not define.",
+                id="postpurchase.E010",
+            )
+        ]
+    hint = (
+        'Point POSTPURCHASE["ATTEMPT_LIMIT_CACHE"] at a Redis or Memcached cache '
+        "(see docs/production.md)."
+    )
+    if backend.endswith(PER_PROCESS_CACHES) and not settings.DEBUG:
+        return [
+            Warning(
+                f"Attempts at the public pages (NPS survey, coupon codes) are counted in "
+                f"the cache {alias!r} ({backend}), which each process keeps for itself: "
+                "every web process allows the full number of attempts.",
+                hint=hint,
+                id="postpurchase.W003",
+            )
+        ]
+    if backend.endswith(NON_ATOMIC_CACHES) and not settings.DEBUG:
+        return [
+            Warning(
+                f"Attempts at the public pages are counted in the cache {alias!r} "
+                f"({backend}), whose incr is not atomic: concurrent attempts may be "
+                "counted as one.",
+                hint=hint,
+                id="postpurchase.W003",
+            )
+        ]
+    return []

@@ -6,9 +6,11 @@ missing or malformed value fails with a message that names the key.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from .exceptions import PostpurchaseConfigurationError
 
@@ -72,7 +74,20 @@ DEFAULTS: dict[str, Any] = {
     # Where promoters are asked to review the shop publicly (nps-promoter-review):
     # [{"name": "Google", "url": "https://g.page/r/.../review"}, ...].
     "REVIEW_PLATFORMS": [],
+    # Who a request to a public page comes from, for the attempt limits (see
+    # docs/production.md): None is REMOTE_ADDR; a request.META key such as
+    # "HTTP_X_FORWARDED_FOR" set by CLIENT_IP_PROXIES trusted proxies in front of Django;
+    # or the dotted path of a function(request) -> str.
+    "CLIENT_IP": None,
+    "CLIENT_IP_PROXIES": 1,
+    # The Django cache that counts attempts at public pages; share it between processes.
+    "ATTEMPT_LIMIT_CACHE": "default",
+    # Days a link in an email works, per kind of link (kinds left out keep these).
+    "TOKEN_MAX_AGE_DAYS": {"unsubscribe": 730, "nps": 90},
 }
+
+#: The kinds of signed links in emails, each with its own salt and maximum age.
+TOKEN_KINDS = ("unsubscribe", "nps")
 
 BRAND_DEFAULTS: dict[str, Any] = {
     "name": "Our shop",
@@ -102,7 +117,10 @@ _POSITIVE_INTS = (
     "MAX_SEND_ATTEMPTS",
     "RETRY_BACKOFF_SECONDS",
     "RETRY_BACKOFF_MAX_SECONDS",
+    "CLIENT_IP_PROXIES",
 )
+#: How request.META spells a header ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR").
+_META_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
 def user_settings() -> dict[str, Any]:
@@ -161,6 +179,18 @@ def validate(name: str, value: Any) -> None:
         _validate_addresses(name, value)
     if name == "REVIEW_PLATFORMS":
         _validate_platforms(value)
+    if name == "CLIENT_IP_PROXIES" and isinstance(value, bool):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["CLIENT_IP_PROXIES"] must be a positive integer; got {value!r}.'
+        )
+    if name == "CLIENT_IP":
+        _validate_client_ip(value)
+    if name == "TOKEN_MAX_AGE_DAYS":
+        _validate_token_ages(value)
+    if name == "ATTEMPT_LIMIT_CACHE" and (not isinstance(value, str) or not value):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["ATTEMPT_LIMIT_CACHE"] must be a cache alias; got {value!r}.'
+        )
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -188,6 +218,39 @@ def _validate_addresses(name: str, value: Any) -> None:
             ) from None
 
 
+def _validate_client_ip(value: Any) -> None:
+    if value is None or callable(value):
+        return
+    if isinstance(value, str) and _META_KEY.fullmatch(value):
+        return  # a request.META key
+    if isinstance(value, str) and "." in value:
+        try:
+            found = import_string(value)
+        except ImportError as exc:
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["CLIENT_IP"] names {value!r}, which cannot be imported: {exc}'
+            ) from None
+        if callable(found):
+            return
+    raise PostpurchaseConfigurationError(
+        'POSTPURCHASE["CLIENT_IP"] must be None (REMOTE_ADDR), a request.META key such as '
+        '"HTTP_X_FORWARDED_FOR", or the dotted path of a function(request) -> str; '
+        f"got {value!r}."
+    )
+
+
+def _validate_token_ages(value: Any) -> None:
+    ok = isinstance(value, dict) and all(
+        kind in TOKEN_KINDS and isinstance(days, int) and not isinstance(days, bool) and days > 0
+        for kind, days in value.items()
+    )
+    if not ok:
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["TOKEN_MAX_AGE_DAYS"] must be a dict of positive numbers of days '
+            f"by kind of link ({', '.join(TOKEN_KINDS)}); got {value!r}."
+        )
+
+
 def _validate_platforms(value: Any) -> None:
     ok = isinstance(value, list | tuple) and all(
         isinstance(v, dict)
@@ -211,6 +274,11 @@ def brand() -> dict[str, Any]:
 
 def site_url() -> str:
     return str(get_setting("SITE_URL")).rstrip("/")
+
+
+def token_max_age_days(kind: str) -> int:
+    """Days a link of ``kind`` (one of TOKEN_KINDS) works after it was made."""
+    return {**DEFAULTS["TOKEN_MAX_AGE_DAYS"], **get_setting("TOKEN_MAX_AGE_DAYS")}[kind]
 
 
 def languages() -> list[str]:

@@ -10,8 +10,8 @@ The shop's checkout needs two calls (see docs/coupons.md)::
     ...
     redemption = redeem_coupon(code, email, order.number, cart_total)  # atomic
 
-and an HTTP endpoint that checks codes should guard itself with :func:`rate_limited`
-and :func:`note_failed_attempt`.
+and an HTTP endpoint that checks codes must guard itself with :func:`take_code_attempt`
+(before the code is looked up) and :func:`give_back_code_attempt` (once it was accepted).
 """
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from django.core.cache import caches
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, signals
+from . import clock, ratelimit, signals
 from .adapters import get_adapter
 from .exceptions import PostpurchaseError
 from .models import Contact, Coupon, CouponPolicy, CouponRedemption, normalize_email
@@ -46,11 +45,11 @@ __all__ = [
     "Reason",
     "expire_coupons",
     "generate_code",
+    "give_back_code_attempt",
     "issue_coupon",
     "normalize_code",
-    "note_failed_attempt",
-    "rate_limited",
     "redeem_coupon",
+    "take_code_attempt",
     "validate_coupon",
 ]
 
@@ -345,36 +344,26 @@ def expire_coupons(now: datetime | None = None, batch_size: int = 500) -> int:
 
 # --- rate limiting -------------------------------------------------------------------
 
-#: Failed attempts allowed per client and window before :func:`rate_limited` says yes.
-ATTEMPT_LIMIT = 10
-ATTEMPT_WINDOW_SECONDS = 600
+#: Coupon codes a client may try in a window; accepted codes are given back.
+ATTEMPT_LIMIT = ratelimit.COUPON_CODES.attempts
+ATTEMPT_WINDOW_SECONDS = ratelimit.COUPON_CODES.window
 
 
-def _cache_key(key: str) -> str:
-    return f"postpurchase:coupon-attempts:{key}"
+def take_code_attempt(
+    key: str, *, limit: int = ATTEMPT_LIMIT, window: int = ATTEMPT_WINDOW_SECONDS
+) -> bool:
+    """Count an attempt at a coupon code by the client ``key`` (e.g.
+    ``ratelimit.client_address(request)``) *before* the code is looked up. False once
+    ``limit`` attempts were made in ``window`` seconds: refuse without looking it up.
+    Counting first is what holds under concurrency (50 guesses at once: 10 get through).
+    Call :func:`give_back_code_attempt` when the code was accepted, so that only
+    refused codes count. Counted in ``POSTPURCHASE["ATTEMPT_LIMIT_CACHE"]``."""
+    return ratelimit.take(ratelimit.Limit(ratelimit.COUPON_CODES.scope, limit, window), key)
 
 
-def rate_limited(key: str, *, limit: int = ATTEMPT_LIMIT, cache_alias: str = "default") -> bool:
-    """Has the client ``key`` (e.g. ``"ip:" + REMOTE_ADDR``) used up its failed code
-    attempts? Check it before looking a code up; call :func:`note_failed_attempt`
-    after every refused code. Uses Django's cache (share it between processes: a
-    per-process LocMemCache limits per process only)."""
-    return (caches[cache_alias].get(_cache_key(key)) or 0) >= limit
-
-
-def note_failed_attempt(
-    key: str, *, window: int = ATTEMPT_WINDOW_SECONDS, cache_alias: str = "default"
-) -> int:
-    """Count a refused code for client ``key``; the count resets ``window`` seconds
-    after the first failure. Returns the count so far."""
-    cache = caches[cache_alias]
-    cache_key = _cache_key(key)
-    cache.add(cache_key, 0, timeout=window)
-    try:
-        return cache.incr(cache_key)
-    except ValueError:  # expired between add and incr
-        cache.set(cache_key, 1, timeout=window)
-        return 1
+def give_back_code_attempt(key: str) -> None:
+    """The code tried after :func:`take_code_attempt` was accepted: it does not count."""
+    ratelimit.give_back(ratelimit.COUPON_CODES, key)
 
 
 # --- template helpers ----------------------------------------------------------------

@@ -14,34 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.core import signing
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
 from . import clock, signals
 from .conf import site_url
 from .models import Message, NPSResponse
+from .tokens import NPS_SALT, make_nps_token, read_nps_token  # noqa: F401  (the links' API)
 
-NPS_SALT = "postpurchase.nps"
 EVENT = "nps_submitted"
 SCORES = range(0, 11)
 COMMENT_MAX = 4000
 
 
 # --- links ---------------------------------------------------------------------------
-
-
-def make_nps_token(message_id: Any) -> str:
-    return signing.dumps({"m": str(message_id)}, salt=NPS_SALT)
-
-
-def read_nps_token(token: str) -> str:
-    """The message id a token was made for; ``signing.BadSignature`` if tampered or
-    made for something else (another salt)."""
-    data = signing.loads(token, salt=NPS_SALT)
-    if not isinstance(data, dict) or not isinstance(data.get("m"), str):
-        raise signing.BadSignature("Malformed NPS token")
-    return data["m"]
 
 
 def nps_url(message_id: Any, score: int | None = None) -> str:

@@ -3,19 +3,22 @@ follow (GET) every link in a message, and must not unsubscribe anyone."""
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.core.cache import cache
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from . import nps, ratelimit
 from .conf import brand
 from .models import Contact, Message, NPSResponse
-from .tokens import read_unsubscribe_token
+from .tokens import TokenExpired, read_nps_token, read_unsubscribe_token
 from .unsubscribe import unsubscribe
+
+UNSUBSCRIBE_PAGE = "postpurchase/pages/unsubscribe.html"
+NPS_PAGE = "postpurchase/pages/nps.html"
 
 
 def mask_email(email: str) -> str:
@@ -23,8 +26,17 @@ def mask_email(email: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
+def expired(request: HttpRequest, template: str, context: dict, language: str | None):
+    """410: the link was genuine but is past its kind's TOKEN_MAX_AGE_DAYS."""
+    with translation.override(language or None):
+        return render(request, template, {**context, "expired": True}, status=410)
+
+
+# Every public page is reached from an email by someone who is not logged in:
+# login_not_required keeps them working under LoginRequiredMiddleware (Django 5.1+).
 # CSRF-exempt: RFC 8058 one-click POSTs come from mail providers without a CSRF token;
 # the signed token in the URL is what authorises the request.
+@login_not_required
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
@@ -32,63 +44,55 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
     try:
         data = read_unsubscribe_token(token)
         contact = Contact.objects.get(pk=data.contact_id)
+    except TokenExpired as exc:
+        locale = Contact.objects.filter(pk=exc.data.contact_id).values_list("locale", flat=True)
+        return expired(request, UNSUBSCRIBE_PAGE, context, locale.first())
     except (signing.BadSignature, Contact.DoesNotExist):
         context["invalid"] = True
-        return render(request, "postpurchase/pages/unsubscribe.html", context, status=400)
+        return render(request, UNSUBSCRIBE_PAGE, context, status=400)
     context["email"] = mask_email(contact.email)
-    if request.method == "POST":
-        message = None
-        if data.message_id:
-            message = Message.objects.filter(pk=data.message_id, contact=contact).first()
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        unsubscribe(contact, message=message, source="one_click" if one_click else "link")
-        context["done"] = True
-    elif contact.unsubscribed_at:
-        context["done"] = True
-    return render(request, "postpurchase/pages/unsubscribe.html", context)
+    with translation.override(contact.locale or None):
+        if request.method == "POST":
+            message = None
+            if data.message_id:
+                message = Message.objects.filter(pk=data.message_id, contact=contact).first()
+            one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+            unsubscribe(contact, message=message, source="one_click" if one_click else "link")
+            context["done"] = True
+        elif contact.unsubscribed_at:
+            context["done"] = True
+        return render(request, UNSUBSCRIBE_PAGE, context)
 
 
 # --- NPS survey ------------------------------------------------------------------------
 
-#: POSTs one client may make to NPS pages per window (the endpoint is public).
-NPS_RATE_LIMIT = 20
-NPS_RATE_WINDOW = 600  # seconds
-
-
-def client_key(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR") or "unknown"
-
-
-def rate_limited(request: HttpRequest, scope: str, limit: int, window: int) -> bool:
-    """Count this request against the client's allowance; True once it is spent."""
-    key = f"postpurchase:rate:{scope}:{client_key(request)}"
-    cache.add(key, 0, window)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        used = 1
-    return used > limit
-
 
 # CSRF-exempt like the unsubscribe page: the signed per-message token authorises the
 # POST, and answering from a mail client's preview must work without cookies.
+@login_not_required
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
 def nps_view(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the survey with the linked score preselected; only POST records."""
-    from . import nps
-
     context = {"brand": brand(), "form_action": request.path, "scores": list(nps.SCORES)}
-    if request.method == "POST" and rate_limited(request, "nps", NPS_RATE_LIMIT, NPS_RATE_WINDOW):
-        context["rate_limited"] = True
-        return render(request, "postpurchase/pages/nps.html", context, status=429)
     try:
-        message = Message.objects.select_related("contact").get(pk=nps.read_nps_token(token))
-    except (signing.BadSignature, Message.DoesNotExist, ValidationError, ValueError):
+        message = Message.objects.select_related("contact").get(pk=read_nps_token(token))
+    except TokenExpired as exc:
+        found = Message.objects.filter(pk=exc.data).values_list("language", "contact__locale")
+        language, locale = found.first() or ("", "")
+        return expired(request, NPS_PAGE, context, language or locale)
+    except (signing.BadSignature, Message.DoesNotExist):
+        # The token is checked first: only bad ones count against the client's address,
+        # so junk from a shared address never locks out a customer with a valid link.
+        if request.method == "POST" and not ratelimit.take(
+            ratelimit.NPS_BAD_TOKENS, ratelimit.client_address(request)
+        ):
+            return render(request, NPS_PAGE, {**context, "rate_limited": True}, status=429)
         context["invalid"] = True
-        return render(request, "postpurchase/pages/nps.html", context, status=400)
+        return render(request, NPS_PAGE, context, status=400)
     with translation.override(message.language or message.contact.locale or None):
+        if request.method == "POST" and not ratelimit.take(ratelimit.NPS_ANSWERS, str(message.pk)):
+            return render(request, NPS_PAGE, {**context, "rate_limited": True}, status=429)
         response = NPSResponse.objects.filter(message=message).first()
         score = nps.parse_score(request.GET.get("score"))
         comment = response.comment if response else ""
@@ -97,10 +101,10 @@ def nps_view(request: HttpRequest, token: str) -> HttpResponse:
             comment = request.POST.get("comment", "")
             if score is None:
                 context.update(error=True, comment=comment[: nps.COMMENT_MAX])
-                return render(request, "postpurchase/pages/nps.html", context, status=400)
+                return render(request, NPS_PAGE, context, status=400)
             response, _changed = nps.record_answer(message, score, comment)
             context["done"] = True
         elif score is None and response is not None:
             score = response.score
         context.update(selected=score, comment=comment, answered=response is not None)
-        return render(request, "postpurchase/pages/nps.html", context)
+        return render(request, NPS_PAGE, context)

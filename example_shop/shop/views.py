@@ -11,7 +11,8 @@ from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from postpurchase.coupons import note_failed_attempt, rate_limited
+from postpurchase.coupons import give_back_code_attempt, take_code_attempt
+from postpurchase.ratelimit import client_address
 
 from .cart import Cart
 from .checkout import CheckoutError, CouponRejected, place_order
@@ -131,20 +132,24 @@ def checkout(request: HttpRequest) -> HttpResponse:
             code = form.cleaned_data.get("coupon", "")
             client = coupon_client_key(request)
             try:
-                if code and rate_limited(client):
+                # Counted before the code is looked up, so concurrent guesses cannot
+                # all pass; given back below unless the code was refused.
+                if code and not take_code_attempt(client):
                     raise CouponRejected(
                         "Too many wrong coupon codes. Please try again in a few minutes.",
                         "rate_limited",
                     )
                 order = place_order(lines, form.customer(), user=request.user, coupon_code=code)
             except CouponRejected as exc:
-                if exc.reason != "rate_limited":
-                    note_failed_attempt(client)
                 form.add_error("coupon", str(exc))
             except CheckoutError as exc:
+                if code:
+                    give_back_code_attempt(client)  # the code was not what failed
                 # Keep what the customer typed; the form re-renders with the reason.
                 form.add_error(None, str(exc))
             else:
+                if code:
+                    give_back_code_attempt(client)
                 cart.clear()
                 placed = request.session.get(PLACED_ORDERS_KEY, [])
                 request.session[PLACED_ORDERS_KEY] = [*placed[-19:], order.number]
@@ -165,9 +170,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 
 def coupon_client_key(request: HttpRequest) -> str:
-    """Who is trying codes: the client's address (behind a proxy, configure it to set
-    REMOTE_ADDR from X-Forwarded-For; never trust that header directly)."""
-    return "checkout-ip:" + (request.META.get("REMOTE_ADDR") or "unknown")
+    """Who is trying codes: the client's address, as POSTPURCHASE["CLIENT_IP"] says
+    (behind a proxy, name the header it sets and how many proxies there are)."""
+    return "checkout-ip:" + client_address(request)
 
 
 def order_detail(request: HttpRequest, number: str) -> HttpResponse:

@@ -28,6 +28,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from ..conf import get_setting
+from ..ratelimit import increment
 from . import errors
 
 logger = logging.getLogger("postpurchase.delivery")
@@ -209,12 +210,7 @@ def _take_slot(limit, cache, max_wait: float) -> bool:
     while True:
         second = int(time.time())
         key = f"postpurchase:rate:{second}"
-        cache.add(key, 0, timeout=5)
-        try:
-            used = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=5)
-            used = 1
+        used = increment(cache, key, timeout=5)
         if used <= limit:
             return True
         pause = second + 1 - time.time()

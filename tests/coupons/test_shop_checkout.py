@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
+from example_shop.shop import views
+from example_shop.shop.checkout import CouponRejected
 from example_shop.shop.models import Order
 from postpurchase.coupons import issue_coupon
 from postpurchase.models import CouponPolicy, CouponRedemption
@@ -104,3 +109,47 @@ def test_checkout_without_a_coupon_still_works(client, cart):
     response = client.post(reverse("shop:checkout"), FORM)
     assert response.status_code == 302
     assert Order.objects.get().discount == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_guesses_cannot_exceed_the_limit(client, settings, monkeypatch):
+    """50 guesses at once from one client: at most 10 (the limit) reach the code check."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    product = ProductFactory(price=Decimal("4990"))
+    client.post(reverse("shop:cart_add", args=[product.pk]), {"qty": 1})
+    guesses = 50
+    arrived = threading.Condition()
+    counts = {"checked": 0, "refused": 0}
+    local = threading.local()
+
+    def slow_place_order(*args, **kwargs):
+        # Hold every guess that got past the limiter until all guesses have either got
+        # here or been refused, so none can finish (and be counted) before the others
+        # have been let through.
+        local.checked = True
+        with arrived:
+            counts["checked"] += 1
+            arrived.notify_all()
+            arrived.wait_for(lambda: counts["checked"] + counts["refused"] == guesses, 30)
+        raise CouponRejected("This coupon code does not exist.", "unknown")
+
+    monkeypatch.setattr(views, "place_order", slow_place_order)
+
+    def guess(n):
+        guesser = Client()
+        guesser.cookies = client.cookies
+        try:
+            guesser.post(reverse("shop:checkout"), {**FORM, "coupon": f"GUESS{n}"})
+        finally:
+            if not getattr(local, "checked", False):
+                with arrived:
+                    counts["refused"] += 1
+                    arrived.notify_all()
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(guesses)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == {"checked": 10, "refused": 40}

@@ -179,18 +179,57 @@ def test_tampered_and_foreign_tokens_are_refused_with_no_change(survey, client):
     assert NPSResponse.objects.get(message=other).score == 1
 
 
-def test_posts_are_rate_limited_per_client(survey, client, monkeypatch):
-    from postpurchase import views
+def _junk_url() -> str:
+    return reverse("postpurchase:nps", args=[nps.make_nps_token("0" * 8)[:-3] + "xyz"])
 
-    monkeypatch.setattr(views, "NPS_RATE_LIMIT", 3)
-    _, links = survey
-    codes = [client.post(links[10], {"score": str(n)}).status_code for n in (10, 9, 8, 7)]
-    assert codes == [200, 200, 200, 429]
-    assert NPSResponse.objects.get().score == 8
-    # Another client is not affected.
-    assert client.post(links[10], {"score": "7"}, REMOTE_ADDR="10.0.0.9").status_code == 200
+
+def test_junk_posts_are_limited_per_client_and_never_block_a_valid_link(survey, client):
+    message, links = survey
+    # 20 bad-token POSTs per client address and 10 minutes (docs/nps.md), then 429.
+    codes = [client.post(_junk_url(), {"score": "1"}).status_code for _ in range(21)]
+    assert codes == [400] * 20 + [429]
+    # The customer behind the same address (one office, one proxy) still answers.
+    assert client.post(links[10], {"score": "10"}).status_code == 200
+    assert NPSResponse.objects.get().score == 10
+    # Another address is not affected by the junk.
+    assert client.post(_junk_url(), {}, REMOTE_ADDR="10.0.0.9").status_code == 400
     # GET is never limited.
+    assert client.get(_junk_url()).status_code == 400
     assert client.get(links[0]).status_code == 200
+
+
+def test_answers_are_limited_per_survey_link(survey, client):
+    _, links = survey
+    # Each changed answer sends nps_submitted (and may alert staff): 20 POSTs per link
+    # and 10 minutes, from any address.
+    codes = [
+        client.post(links[5], {"score": str(n % 11)}, REMOTE_ADDR=f"10.0.0.{n}").status_code
+        for n in range(21)
+    ]
+    assert codes == [200] * 20 + [429]
+    assert NPSResponse.objects.get().score == 8  # the 20th answer, 19 % 11
+    page = client.post(links[5], {"score": "1"}, REMOTE_ADDR="10.0.1.1").content.decode()
+    assert "Too many attempts" in page
+    assert client.get(links[0]).status_code == 200
+
+
+def test_behind_a_proxy_junk_is_counted_per_forwarded_client(survey, client, settings):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "CLIENT_IP": "HTTP_X_FORWARDED_FOR"}
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+    for n in range(20):
+        # What the attacker writes in front of the proxy's entry changes nothing.
+        xff = f"{n}.{n}.{n}.{n}, 198.51.100.7"
+        response = client.post(_junk_url(), {}, HTTP_X_FORWARDED_FOR=xff, **proxy)
+        assert response.status_code == 400
+    assert (
+        client.post(_junk_url(), {}, HTTP_X_FORWARDED_FOR="198.51.100.7", **proxy).status_code
+        == 429
+    )
+    # Another customer behind the same proxy is not affected.
+    assert (
+        client.post(_junk_url(), {}, HTTP_X_FORWARDED_FOR="198.51.100.8", **proxy).status_code
+        == 400
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_delete
 from django.utils.translation import gettext_lazy as _
@@ -11,13 +13,18 @@ class PostpurchaseConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .contrib.celery import CELERY_INSTALLED, celery_mode, register_periodic_tasks
         from .events import connect_inbound_signals
         from .flows import _on_step_delete
-        from .schedule import register_periodic_tick
 
         connect_inbound_signals()
         # No sender: deleting a step of any subclass (a shop's too) must be seen.
         pre_delete.connect(_on_step_delete, dispatch_uid="postpurchase.step_delete")
         post_migrate.connect(
-            register_periodic_tick, sender=self, dispatch_uid="postpurchase.register_tick"
+            register_periodic_tasks, sender=self, dispatch_uid="postpurchase.register_tick"
         )
+        if CELERY_INSTALLED and celery_mode():
+            # The tasks wake-ups go to, and the broker check. Nothing else imports
+            # Celery, so inline and sync shops need not install it.
+            for module in ("tasks", "checks"):
+                import_module(f"{self.name}.contrib.celery.{module}")

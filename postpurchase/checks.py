@@ -10,6 +10,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
 from .conf import DEFAULTS, get_setting, user_settings
+from .contrib.celery import BEAT_INSTALLED, CELERY_INSTALLED, celery_mode
 from .delivery import backend_problems
 from .exceptions import PostpurchaseConfigurationError
 
@@ -41,14 +42,13 @@ def check_settings(app_configs=None, **kwargs):
         get_adapter()
     except PostpurchaseConfigurationError as exc:
         errors.append(Error(str(exc), id="postpurchase.E004"))
-    for app in ("polymorphic", "django_celery_beat"):
-        if not apps.is_installed(app):
-            errors.append(
-                Error(
-                    f'"{app}" must be in INSTALLED_APPS for postpurchase to work.',
-                    id="postpurchase.E005",
-                )
+    if not apps.is_installed("polymorphic"):
+        errors.append(
+            Error(
+                '"polymorphic" must be in INSTALLED_APPS for postpurchase to work.',
+                id="postpurchase.E005",
             )
+        )
     url = str(values.get("SITE_URL", DEFAULTS["SITE_URL"]))
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
@@ -63,6 +63,44 @@ def check_settings(app_configs=None, **kwargs):
             Warning(
                 'POSTPURCHASE["SITE_URL"] is not set: links in emails point to 127.0.0.1.',
                 id="postpurchase.W001",
+            )
+        )
+    return errors
+
+
+CELERY_EXTRA_HINT = 'pip install "django-postpurchase[celery]"'
+
+
+@register(Tags.compatibility)
+def check_celery(app_configs=None, **kwargs):
+    """Celery mode needs the ``celery`` extra; inline and sync modes need none of it.
+    (The broker check is in postpurchase.contrib.celery.checks: it needs Celery.)"""
+    if not celery_mode():
+        return []
+    errors = []
+    if not CELERY_INSTALLED:
+        errors.append(
+            Error(
+                'POSTPURCHASE["EXECUTION"] is "celery" but the celery package is not installed.',
+                hint=CELERY_EXTRA_HINT,
+                id="postpurchase.E011",
+            )
+        )
+    if not BEAT_INSTALLED:
+        errors.append(
+            Error(
+                'POSTPURCHASE["EXECUTION"] is "celery" but django-celery-beat '
+                "(django_celery_beat) is not installed.",
+                hint=CELERY_EXTRA_HINT,
+                id="postpurchase.E012",
+            )
+        )
+    elif not apps.is_installed("django_celery_beat"):
+        errors.append(
+            Error(
+                '"django_celery_beat" must be in INSTALLED_APPS when POSTPURCHASE["EXECUTION"] '
+                'is "celery": migrate registers the periodic tick there.',
+                id="postpurchase.E005",
             )
         )
     return errors

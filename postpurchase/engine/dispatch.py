@@ -13,10 +13,12 @@ import logging
 import os
 import queue
 import threading
+from typing import Any
 
 from django.db import close_old_connections, transaction
 
 from ..conf import get_setting
+from ..exceptions import PostpurchaseConfigurationError
 from .scheduler import run_enrollments
 
 logger = logging.getLogger("postpurchase.engine")
@@ -25,6 +27,17 @@ logger = logging.getLogger("postpurchase.engine")
 # thread (what is left is picked up by the scheduler: nothing is lost).
 EXIT_WAIT_SECONDS = 10.0
 
+# The Celery task that runs enrollments, handed over by postpurchase.contrib.celery.tasks
+# when it is imported (ready() imports it in Celery mode, a worker's autodiscovery too):
+# the tasks import the engine, and the engine never imports Celery.
+_celery_task: Any = None
+
+
+def use_celery_task(task: Any) -> None:
+    """Send Celery-mode wake-ups to ``task`` (a Celery task taking a list of ids)."""
+    global _celery_task
+    _celery_task = task
+
 
 def wake(enrollment_ids: list[int]) -> None:
     """Run these enrollments' due steps soon: in the background, now, or in Celery."""
@@ -32,9 +45,12 @@ def wake(enrollment_ids: list[int]) -> None:
         return
     mode = get_setting("EXECUTION")
     if mode == "celery":
-        from ..tasks import run_enrollments
-
-        run_enrollments.delay(list(enrollment_ids))
+        if _celery_task is None:
+            raise PostpurchaseConfigurationError(
+                'POSTPURCHASE["EXECUTION"] is "celery" but the Celery tasks are not loaded: '
+                'install "django-postpurchase[celery]" and see manage.py check.'
+            )
+        _celery_task.delay(list(enrollment_ids))
     elif mode == "sync":
         _run(list(enrollment_ids))
     else:

@@ -1,4 +1,4 @@
-"""The inbound signals a shop sends, and the beat registration done at migrate."""
+"""The inbound signals a shop sends."""
 
 from __future__ import annotations
 
@@ -87,25 +87,3 @@ def test_with_signal_errors_logged_the_shops_transaction_survives(settings, capl
     assert Contact.objects.filter(email="still-works@example.com").exists()
     assert Event.objects.count() == 0
     assert "handling order_placed failed" in caplog.text
-
-
-def test_migrate_registers_the_beat_tick():
-    from django_celery_beat.models import PeriodicTask
-
-    from postpurchase.schedule import TICK_TASK_NAME, register_periodic_tick
-
-    task = PeriodicTask.objects.get(name=TICK_TASK_NAME)
-    assert task.task == "postpurchase.tick"
-    assert task.interval.every == 10
-    register_periodic_tick()  # idempotent
-    assert PeriodicTask.objects.filter(name=TICK_TASK_NAME).count() == 1
-
-
-def test_migrate_registers_the_hourly_coupon_expiry():
-    from django_celery_beat.models import PeriodicTask
-
-    from postpurchase.schedule import EXPIRE_TASK_NAME
-
-    task = PeriodicTask.objects.get(name=EXPIRE_TASK_NAME)
-    assert task.task == "postpurchase.expire_coupons"
-    assert (task.interval.every, task.interval.period) == (1, "hours")

@@ -1,0 +1,1 @@
+"""Integrations with optional packages, each installed through its own extra."""

@@ -30,15 +30,27 @@ Snapshot of an order (keys the built-in templates use; add any others you like):
 from __future__ import annotations
 
 import json
+import logging
+import re
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
 from .conf import get_setting
 from .exceptions import AdapterError, PostpurchaseConfigurationError
+from .models import normalize_email
+
+logger = logging.getLogger("postpurchase.adapters")
+
+#: Contact fields an order or event may fill in, and how long Contact holds them.
+CONTACT_FIELDS = {"first_name": 150, "last_name": 150, "locale": 16, "timezone": 64}
+_LANGUAGE = re.compile(r"[a-z]{2,8}")
+_SUBTAG = re.compile(r"[a-z0-9]{2,8}")
 
 
 class BaseAdapter:
@@ -156,8 +168,120 @@ def get_adapter() -> BaseAdapter:
     return _load(get_setting("ADAPTER"))
 
 
+def strip_nul(value: Any, path: str, found: list[str]) -> Any:
+    """``value`` with NUL characters removed from every string in it, keys included
+    (PostgreSQL refuses them in text and in jsonb); the path of each string that had
+    one ("order.items[0].name") is appended to ``found``."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            found.append(path)
+            return value.replace("\x00", "")
+        return value
+    if isinstance(value, dict):
+        cleaned = {}
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                key = key.replace("\x00", "")
+                found.append(f"{path}.{key}")
+            cleaned[key] = strip_nul(item, f"{path}.{key}", found)
+        return cleaned
+    if isinstance(value, list):
+        return [strip_nul(item, f"{path}[{i}]", found) for i, item in enumerate(value)]
+    return value
+
+
+def warn_stripped(found: list[str]) -> None:
+    """Log which fields had NUL characters removed (the fields, never their values)."""
+    if found:
+        fields = ", ".join(dict.fromkeys(found))
+        logger.warning("postpurchase: removed NUL characters from %s", fields)
+
+
+def normalize_locale(value: str) -> str:
+    """A language code Contact.locale can hold, from what a shop sends: lower case,
+    hyphens ("pt_BR" -> "pt-br"), cut before an extension or private-use part
+    ("ru-RU-x-..." -> "ru-ru") and after the last whole subtag that fits 16 characters.
+    "" if it does not start with a language code."""
+    parts = value.strip().replace("_", "-").lower().split("-")
+    if not _LANGUAGE.fullmatch(parts[0]):
+        return ""
+    code = parts[0]
+    for part in parts[1:]:
+        # A one-letter subtag ("x", "u") starts an extension: not part of the language.
+        if not _SUBTAG.fullmatch(part) or len(code) + 1 + len(part) > CONTACT_FIELDS["locale"]:
+            break
+        code = f"{code}-{part}"
+    return code
+
+
+def _is_time_zone(name: str) -> bool:
+    if len(name) > CONTACT_FIELDS["timezone"]:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def contact_details(details: dict[str, Any]) -> dict[str, str]:
+    """The contact fields of ``details`` (an order snapshot or track()'s ``contact``)
+    as Contact holds them. Names go on one line, cut at 150 characters; a locale is
+    trimmed to its language code; a time zone that is not one is left out; NUL
+    characters are removed. Each change is logged as a warning naming the field
+    ("contact.locale"), never its value."""
+    cleaned: dict[str, str] = {}
+    nul: list[str] = []
+    for field, limit in CONTACT_FIELDS.items():
+        raw = details.get(field)
+        if raw in (None, ""):
+            continue
+        text = strip_nul(str(raw), f"contact.{field}", nul)
+        if field == "locale":
+            value = normalize_locale(text)
+            if value != text.strip().replace("_", "-").lower():
+                logger.warning(
+                    "postpurchase: contact.locale is not a language code Contact holds "
+                    "(%s characters); %s",
+                    len(text),
+                    f"trimmed to {value!r}" if value else "ignored",
+                )
+        elif field == "timezone":
+            value = text.strip()
+            if not _is_time_zone(value):
+                logger.warning(
+                    "postpurchase: contact.timezone is not a time zone (%s characters); ignored",
+                    len(value),
+                )
+                value = ""
+        else:
+            value = " ".join(text.split())  # one line: names end up in email headers
+            if len(value) > limit:
+                logger.warning(
+                    "postpurchase: contact.%s is longer than %s characters; cut", field, limit
+                )
+                value = value[:limit]
+        if value:
+            cleaned[field] = value
+    warn_stripped(nul)
+    return cleaned
+
+
+def email_problem(email: Any) -> str:
+    """Why ``email`` cannot be a contact's address ("" if it can), without quoting it:
+    the text is logged."""
+    if not isinstance(email, str) or not email.strip():
+        return "it is missing" if email in (None, "") else f"it is a {type(email).__name__}"
+    try:
+        normalize_email(email)
+    except ValidationError as exc:
+        return f"{' '.join(str(m) for m in exc.messages)} ({len(email)} characters)"
+    return ""
+
+
 def clean_snapshot(data: Any, *, what: str = "order") -> dict[str, Any]:
-    """Check an adapter's snapshot and return a JSON-safe copy (Decimals become strings)."""
+    """Check an adapter's snapshot and return a JSON-safe copy (Decimals become strings,
+    NUL characters are removed with a warning naming each field)."""
     if not isinstance(data, dict):
         raise AdapterError(
             f"The adapter's {what} snapshot must be a dict, got {type(data).__name__}"
@@ -168,9 +292,13 @@ def clean_snapshot(data: Any, *, what: str = "order") -> dict[str, Any]:
         raise AdapterError(
             f"The adapter's {what} snapshot is not JSON-serializable: {exc}"
         ) from exc
-    email = cleaned.get("email")
-    if not isinstance(email, str) or "@" not in email:
-        raise AdapterError(f"The adapter's {what} snapshot has no valid 'email': {email!r}")
+    problem = email_problem(cleaned.get("email"))
+    if problem:
+        # Named, not quoted: the error is logged, and an address is personal data.
+        raise AdapterError(f"The adapter's {what} snapshot has no valid 'email': {problem}")
+    nul: list[str] = []
+    cleaned = strip_nul(cleaned, what, nul)
+    warn_stripped(nul)
     # Always a list: a template's {% for item in order.items %} would otherwise find the
     # dict's own .items() method and loop over the snapshot's keys.
     items = cleaned.setdefault("items", [])

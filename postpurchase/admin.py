@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -72,12 +73,29 @@ class StepInline(StackedPolymorphicInline):
 
 
 def _same_flow_steps_only(self, db_field, request, **kwargs):
-    """Jump targets (FKs to steps) offer only the steps of the flow being edited."""
+    """Jump targets (FKs to steps) offer only the steps of the flow being edited.
+
+    Every foreign key's choices are read once per request: left as a queryset, each
+    step's form (and the empty one) would run its own query, so the editor's query
+    count would grow with the number of steps.
+    """
     if issubclass(db_field.related_model, Step):
         flow_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
         steps = Step.objects.non_polymorphic().order_by("position", "id")
         kwargs["queryset"] = steps.filter(flow_id=flow_id) if flow_id else steps.none()
-    return super(type(self), self).formfield_for_foreignkey(db_field, request, **kwargs)
+    formfield = super(type(self), self).formfield_for_foreignkey(db_field, request, **kwargs)
+    queryset = getattr(formfield, "queryset", None)
+    if queryset is not None:
+        cache = request.__dict__.setdefault("_postpurchase_choices", {})
+        try:
+            sql = str(queryset.query)
+        except EmptyResultSet:  # .none(): no flow yet, nothing to offer or to query
+            sql = ""
+        key = (queryset.model, sql, formfield.empty_label)
+        if key not in cache:
+            cache[key] = list(formfield.choices)
+        formfield.choices = cache[key]
+    return formfield
 
 
 @admin.display(description=_("preview"))
@@ -263,9 +281,21 @@ class EmailTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     inlines = [EmailContentInline]
 
+    def get_queryset(self, request):
+        # The languages column reads every template's contents: one query, not one a row.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                Prefetch(
+                    "contents", queryset=EmailContent.objects.only("id", "template", "language")
+                )
+            )
+        )
+
     @admin.display(description=_("languages"))
     def languages(self, obj):
-        return ", ".join(sorted(obj.contents.values_list("language", flat=True)))
+        return ", ".join(sorted(c.language for c in obj.contents.all()))
 
 
 @admin.register(Contact)

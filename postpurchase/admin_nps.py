@@ -27,6 +27,9 @@ class NPSResponseAdmin(admin.ModelAdmin):
     list_filter = ["category", "flow", "created_at"]
     search_fields = ["contact__email", "order_ref", "comment"]
     date_hierarchy = "created_at"
+    # contact and flow are shown on every row (flow is nullable, so Django would not
+    # join it by itself).
+    list_select_related = ["contact", "flow"]
     raw_id_fields = ["message", "contact", "enrollment"]
     readonly_fields = [
         "message",

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from .models import ConditionStep, DelayStep, EmailStep, Enrollment, Flow, Message, Step
+from .models import (
+    ConditionStep,
+    DelayStep,
+    EmailStep,
+    EmailTemplate,
+    Enrollment,
+    Flow,
+    Message,
+    Step,
+)
 from .models.steps import step_links
 
 
@@ -59,6 +68,13 @@ def human_duration(delta) -> str:
 
 def flow_diagram(flow: Flow) -> Diagram:
     steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
+    # Each email step's summary names its template: one query for all of them.
+    templates = EmailTemplate.objects.in_bulk(
+        {s.template_id for s in steps if isinstance(s, EmailStep)}
+    )
+    for step in steps:
+        if isinstance(step, EmailStep) and step.template_id in templates:
+            step.template = templates[step.template_id]
     position = {s.pk: s.position for s in steps}
     active = dict(
         Enrollment.objects.filter(flow=flow, status=Enrollment.Status.ACTIVE)

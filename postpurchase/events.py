@@ -6,17 +6,30 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .adapters import clean_snapshot, get_adapter
+from .adapters import clean_snapshot, email_problem, get_adapter, strip_nul, warn_stripped
 from .conf import get_setting
-from .exceptions import InvalidEventError
-from .models import Event, normalize_email
+from .exceptions import AdapterError, InvalidEventError
+from .models import Event
 
 _NAME_MAX = 100
+#: What Event.ref and Event.order_ref (and Enrollment.order_ref) hold.
+_REF_MAX = 200
 logger = logging.getLogger("postpurchase.events")
+
+
+def clean_ref(value: Any, field: str, error: type[Exception] = InvalidEventError) -> str:
+    """A reference (an order's, an object's) as the events table holds it: NUL
+    characters removed with a warning; longer than 200 characters is an ``error``
+    naming ``field``, since a cut reference could match another order."""
+    found: list[str] = []
+    text = strip_nul(str(value), field, found)
+    warn_stripped(found)
+    if len(text) > _REF_MAX:
+        raise error(f"{field} must be at most {_REF_MAX} characters; got {len(text)}")
+    return text
 
 
 def object_ref(obj: Any) -> str:
@@ -47,19 +60,19 @@ def track(
     """
     from .engine import record_event, upsert_contact
 
-    if not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX:
+    if not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX or "\x00" in name:
         raise InvalidEventError(
             f"An event name must be a non-empty string of at most {_NAME_MAX} "
-            f"characters; got {name!r}"
+            f"characters without NUL; got {name!r}"
         )
     if data is not None and not isinstance(data, dict):
         raise InvalidEventError(f"Event data must be a dict; got {type(data).__name__}")
     if occurred_at is not None and timezone.is_naive(occurred_at):
         raise InvalidEventError("occurred_at must be timezone-aware")
-    try:
-        normalize_email(email)
-    except ValidationError as exc:
-        raise InvalidEventError(f"Not a valid email address: {email!r}") from exc
+    problem = email_problem(email)
+    if problem:
+        # Named, not quoted: the error is logged, and an address is personal data.
+        raise InvalidEventError(f"'email' is not a valid email address: {problem}")
     try:
         payload = clean_snapshot({**(data or {}), "email": email}, what="event")
     except ValueError as exc:
@@ -68,12 +81,14 @@ def track(
     snapshot = payload.pop("order", None) or {}
     if not isinstance(snapshot, dict):
         raise InvalidEventError("data['order'] must be a dict (an order snapshot)")
+    ref = clean_ref(object_ref(obj), "ref (the object)") if obj is not None else ""
+    order_ref = clean_ref(order_ref or snapshot.get("ref") or "", "order_ref")
     who = upsert_contact(email, contact)
     return record_event(
         name.strip(),
         who,
-        ref=object_ref(obj) if obj is not None else "",
-        order_ref=order_ref or str(snapshot.get("ref") or ""),
+        ref=ref,
+        order_ref=order_ref,
         data=payload,
         snapshot=snapshot,
         occurred_at=occurred_at,
@@ -85,7 +100,7 @@ def track_order(name: str, order: Any, data: dict[str, Any] | None = None) -> Ev
     from .engine import record_event, upsert_contact
 
     adapter = get_adapter()
-    ref = adapter.order_ref(order)
+    ref = clean_ref(adapter.order_ref(order), "The adapter's order_ref()", AdapterError)
     snapshot = clean_snapshot(adapter.order_snapshot(order))
     snapshot.setdefault("ref", ref)
     contact = upsert_contact(snapshot["email"], snapshot)
@@ -96,14 +111,15 @@ def track_review(review: Any, data: dict[str, Any] | None = None) -> Event:
     from .engine import record_event, upsert_contact
 
     adapter = get_adapter()
-    ref = adapter.review_ref(review)
+    ref = clean_ref(adapter.review_ref(review), "The adapter's review_ref()", AdapterError)
     snapshot = clean_snapshot(adapter.review_snapshot(review), what="review")
+    order_ref = clean_ref(snapshot.get("order_ref") or "", "review.order_ref", AdapterError)
     contact = upsert_contact(snapshot["email"], snapshot)
     return record_event(
         "review_submitted",
         contact,
         ref=ref,
-        order_ref=str(snapshot.get("order_ref") or ""),
+        order_ref=order_ref,
         data={**(data or {}), "review": snapshot},
     )
 

@@ -37,6 +37,16 @@ class FlowDefinitionError(PostpurchaseError, ValueError):
     """A flow or recipe definition is invalid."""
 
 
+class FlowNotLaunchedError(FlowDefinitionError):
+    """A flow was asked to go live but does not validate; it keeps its status."""
+
+    def __init__(self, flow, problems: list[str]):
+        self.flow = flow
+        self.problems = problems
+        listed = "".join(f"\n  - {p}" for p in problems)
+        super().__init__(f"Flow {flow.slug!r} (id {flow.pk}) cannot go live:{listed}")
+
+
 class AdapterCallError(PostpurchaseError):
     """The shop adapter raised while an email was being rendered (its database or an
     API it calls is down, say). Not the template's fault: the email is tried again."""

@@ -37,14 +37,17 @@ def from_email() -> str:
 def recipient(name: str, email: str) -> str:
     """``"Name" <local@domain>`` as email standards want it: the name quoted where it
     needs quoting (commas, quotes), and an international domain in its IDNA (punycode)
-    form, which every ESP accepts. Raises AnymailInvalidAddress, naming the address."""
+    form, which every ESP accepts. Raises AnymailInvalidAddress, naming the problem (not
+    the address: the error is stored and logged)."""
     local, sep, domain = (email or "").strip().rpartition("@")
     if not sep or not local or not domain:
-        raise AnymailInvalidAddress(f"invalid recipient address {email!r}")
+        raise AnymailInvalidAddress("invalid recipient address: no local part or domain")
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
     except UnicodeError as exc:
-        raise AnymailInvalidAddress(f"invalid domain in recipient address {email!r}") from exc
+        raise AnymailInvalidAddress(
+            "invalid domain in the recipient address: it cannot be written in IDNA"
+        ) from exc
     addr_spec = f"{local}@{ascii_domain}"
     name = one_line(name or "")
     if not name:
@@ -52,7 +55,9 @@ def recipient(name: str, email: str) -> str:
     try:
         return str(Address(display_name=name, addr_spec=addr_spec))
     except (ValueError, IndexError) as exc:
-        raise AnymailInvalidAddress(f"invalid recipient address {email!r}") from exc
+        raise AnymailInvalidAddress(
+            "invalid recipient address or name: they cannot form an email header"
+        ) from exc
 
 
 def tags_for(step: EmailStep | None, category: str) -> list[str]:

@@ -14,6 +14,7 @@ Four answers, each handled differently (see docs/production.md):
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,6 +29,8 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 from django.core.exceptions import ImproperlyConfigured
+
+from ..privacy import redact
 
 CONFIG = "config"
 REFUSED = "refused"
@@ -54,13 +57,16 @@ class Verdict:
     address: bool = False
 
 
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+def describe(exc: BaseException, names: Iterable[str] = ()) -> str:
+    """The exception as stored on the message and logged: without any email address
+    (ESPs quote the recipient) or any of ``names`` (the recipient's)."""
+    return redact(f"{type(exc).__name__}: {exc}", names)[:2000]
 
 
-def classify(exc: BaseException) -> Verdict:
-    """Sort a send exception into CONFIG, REFUSED, THROTTLED or TRANSIENT."""
-    error = describe(exc)
+def classify(exc: BaseException, names: Iterable[str] = ()) -> Verdict:
+    """Sort a send exception into CONFIG, REFUSED, THROTTLED or TRANSIENT. ``names``
+    are the recipients' names, kept out of the error text."""
+    error = describe(exc, names)
     if isinstance(exc, AnymailRecipientsRefused | AnymailInvalidAddress):
         return Verdict(REFUSED, error, address=True)
     if isinstance(

@@ -20,6 +20,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import getaddresses
 from typing import Any
 
 from django.core.cache import caches
@@ -109,7 +110,9 @@ class Sender:
         try:
             connection().send_messages([email])
         except Exception as exc:
-            verdict = errors.classify(exc)
+            # Kept out of the error text, which is stored and logged.
+            names = [name for name, _address in getaddresses(getattr(email, "to", []) or [])]
+            verdict = errors.classify(exc, names)
             if verdict.kind == errors.THROTTLED:
                 self.throttle(verdict.retry_after or errors.DEFAULT_THROTTLE_SECONDS)
             if verdict.kind == errors.TRANSIENT and getattr(exc, "response", None) is None:

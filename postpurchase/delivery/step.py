@@ -19,6 +19,7 @@ from .. import clock
 from ..conf import get_setting
 from ..exceptions import AdapterCallError, TemplateRenderError
 from ..models import Message
+from ..privacy import contact_names
 from ..rendering import render_template
 from ..results import Exit, Fail, Next, StepResult, Wait
 from ..retries import backoff, retry_step
@@ -130,7 +131,9 @@ def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> 
     except TemplateRenderError as exc:
         job.outcome = Outcome("template", str(exc))
     except AnymailInvalidAddress as exc:
-        job.outcome = Outcome(errors.REFUSED, errors.describe(exc), address=True)
+        job.outcome = Outcome(
+            errors.REFUSED, errors.describe(exc, contact_names(contact)), address=True
+        )
     except Exception as exc:
         # An adapter that is down, a coupon that cannot be issued, bad data, a bug:
         # this enrollment tries again later, and fails alone after MAX_STEP_ATTEMPTS.
@@ -138,7 +141,7 @@ def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> 
             logger.exception(
                 "postpurchase: preparing %r for enrollment %s failed", step, ctx.enrollment.pk
             )
-        job.outcome = Outcome("step_error", errors.describe(exc))
+        job.outcome = Outcome("step_error", errors.describe(exc, contact_names(contact)))
     return job
 
 

@@ -9,26 +9,20 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from .. import clock, signals
+from ..adapters import contact_details
 from ..models import Contact, Enrollment, Event, Flow, normalize_email
 from ..trigger_filters import passes as passes_filter
 from .dispatch import wake_on_commit
 
 logger = logging.getLogger("postpurchase.engine")
 
-# Contact fields an event's snapshot may fill in or update (latest order wins).
-_CONTACT_FIELDS = ("first_name", "last_name", "locale", "timezone")
-
 
 def upsert_contact(email: str, details: dict[str, Any] | None = None) -> Contact:
-    """Get or create the contact for ``email`` and refresh its names and locale."""
+    """Get or create the contact for ``email`` and refresh its names, locale and time
+    zone (the latest order wins). A value Contact cannot hold is normalised or left out
+    with a warning naming the field (see ``adapters.contact_details``)."""
     address = normalize_email(email)
-    details = details or {}
-    updates = {
-        # One line each: names end up in email headers.
-        f: " ".join(str(details[f]).split())[:150]
-        for f in _CONTACT_FIELDS
-        if details.get(f) not in (None, "")
-    }
+    updates = contact_details(details or {})
     contact, created = Contact.objects.get_or_create(email=address, defaults=updates)
     if not created:
         changed = {f: v for f, v in updates.items() if getattr(contact, f) != v}

@@ -6,12 +6,22 @@ from django.core.validators import validate_email
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+#: What Contact.email holds (and SMTP carries: RFC 5321's path limit); Django's
+#: validator alone would take up to 320 characters.
+EMAIL_MAX_LENGTH = 254
+
 
 def normalize_email(email: str) -> str:
     """Lower-case and strip an address; raise ValidationError when it is not one."""
     if not isinstance(email, str):
         raise ValidationError(_("An email address must be a string."))
     value = email.strip().lower()
+    if len(value) > EMAIL_MAX_LENGTH:
+        raise ValidationError(
+            _("An email address can be at most %(max)d characters long."),
+            code="max_length",
+            params={"max": EMAIL_MAX_LENGTH},
+        )
     validate_email(value)
     return value
 
@@ -19,7 +29,7 @@ def normalize_email(email: str) -> str:
 class Contact(models.Model):
     """A customer we may email, one per normalized address."""
 
-    email = models.EmailField(_("email"), max_length=254, unique=True)
+    email = models.EmailField(_("email"), max_length=EMAIL_MAX_LENGTH, unique=True)
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     user = models.ForeignKey(

@@ -60,7 +60,9 @@ class Step(PolymorphicModel):
             try:
                 results.append(self.execute(ctx))
             except Exception as exc:
-                logger.exception("postpurchase: step %r crashed for %s", self, ctx.enrollment)
+                logger.exception(
+                    "postpurchase: step %r crashed for enrollment %s", self, ctx.enrollment.pk
+                )
                 results.append(Fail(f"{type(exc).__name__}: {exc}"))
         return results
 

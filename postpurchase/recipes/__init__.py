@@ -12,7 +12,9 @@ files
     ...
 
 Installing is idempotent: a flow or template with the recipe's slug is left as it is
-(staff may have edited it), so installing twice never duplicates anything.
+(staff may have edited, paused or launched it), so installing twice never duplicates
+anything and never changes a flow's status. Going live goes through
+:func:`postpurchase.validation.launch`, the check the admin's "Go live" runs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..exceptions import FlowDefinitionError
+from ..exceptions import FlowDefinitionError, FlowNotLaunchedError
 from ..models import (
     ConditionStep,
     DelayStep,
@@ -36,6 +38,7 @@ from ..models import (
     SignalStep,
     Step,
 )
+from ..validation import launch
 from .catalog import CATALOG
 
 EMAILS_DIR = Path(__file__).parent / "emails"
@@ -109,9 +112,29 @@ def install_template(slug: str, name: str) -> EmailTemplate:
     return template
 
 
-@transaction.atomic
+def is_installed(slug: str) -> bool:
+    """Is there a flow with this recipe's slug already (whatever its status)?"""
+    return Flow.objects.filter(slug=slug).exists()
+
+
 def install(slug: str, *, live: bool = False) -> Flow:
-    """Install recipe ``slug`` as a draft flow (live if ``live``); idempotent."""
+    """Install recipe ``slug`` as a draft flow; idempotent.
+
+    With ``live`` a newly installed flow is launched the way the admin's "Go live" does
+    it: validated first. If it does not validate it stays a draft and
+    FlowNotLaunchedError lists the problems. A flow that already existed is returned as
+    it is, whatever ``live`` says: staff may have paused or be editing it.
+    """
+    flow, created = _install(slug)
+    if live and created:
+        problems = launch(flow)
+        if problems:
+            raise FlowNotLaunchedError(flow, [str(p) for p in problems])
+    return flow
+
+
+@transaction.atomic
+def _install(slug: str) -> tuple[Flow, bool]:
     try:
         recipe = RECIPES[slug]
     except KeyError:
@@ -134,10 +157,7 @@ def install(slug: str, *, live: bool = False) -> Flow:
     )
     if created:
         create_steps(flow, recipe["steps"], templates, where=f"Recipe {slug!r}")
-    if live and flow.status != Flow.Status.LIVE:
-        flow.status = Flow.Status.LIVE
-        flow.save(update_fields=["status", "updated_at"])
-    return flow
+    return flow, created
 
 
 def install_coupon_policy(spec: dict[str, Any]):

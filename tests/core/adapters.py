@@ -14,6 +14,7 @@ class FakeOrder:
     email: str = "anna@example.com"
     locale: str = "en"
     extra: dict = field(default_factory=dict)
+    lines: list | None = None  # the snapshot's items, if not the factory's
 
 
 class FakeAdapter(BaseAdapter):
@@ -21,9 +22,12 @@ class FakeAdapter(BaseAdapter):
         return f"fake.order:{order.pk}"
 
     def order_snapshot(self, order):
-        return order_snapshot(
+        snapshot = order_snapshot(
             email=order.email, number=str(order.pk), locale=order.locale, **order.extra
         )
+        if order.lines is not None:
+            snapshot["items"] = order.lines
+        return snapshot
 
     def review_ref(self, review):
         return f"fake.review:{review['id']}"

@@ -3,8 +3,9 @@
 code).
 
 Both guard their side effect with a :class:`~postpurchase.models.StepRecord`, unique per
-(enrollment, step) and committed before acting, so running the step twice for the same
-enrollment (a retry, a lease takeover after a crash) does not act twice.
+(enrollment, step, visit) and committed before acting, so running the step twice for the
+same visit (a retry, a lease takeover after a crash) does not act twice, while a flow
+that loops back to the step acts once per visit.
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ logger = logging.getLogger("postpurchase.delivery")
 
 
 def step_record(ctx: StepContext) -> tuple[StepRecord, bool]:
-    """This (enrollment, step)'s record, created and committed if it is new; True if
-    this call created it. Two workers racing here get one row: the unique constraint
+    """This (enrollment, step, visit)'s record, created and committed if it is new; True
+    if this call created it. Two workers racing here get one row: the unique constraint
     makes the loser's insert fail and ``get_or_create`` then returns the winner's."""
     with transaction.atomic():
         return StepRecord.objects.get_or_create(
-            enrollment=ctx.enrollment, step=ctx.step, defaults={"created_at": ctx.now}
+            enrollment=ctx.enrollment,
+            step=ctx.step,
+            visit=ctx.visit,
+            defaults={"created_at": ctx.now},
         )
 
 
@@ -184,8 +188,8 @@ def _save(
 
 
 def fire_signal(step: SignalStep, ctx: StepContext) -> StepResult:
-    """Send ``step_action`` once per (enrollment, step): at most once, since the record
-    is committed first and a re-run that finds it does not send again."""
+    """Send ``step_action`` once per (enrollment, step, visit): at most once, since the
+    record is committed first and a re-run that finds it does not send again."""
     record, created = step_record(ctx)
     if not created:
         return Next()
@@ -197,6 +201,7 @@ def fire_signal(step: SignalStep, ctx: StepContext) -> StepResult:
         contact=ctx.contact,
         snapshot=ctx.snapshot,
         step=step,
+        visit=record.visit,
     )
     _save(record, StepRecord.Status.DONE, detail={"action": step.action})
     return Next()

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # Attempts of a step that raises for one enrollment (adapter down, bad data, a bug
     # in a custom step) before that enrollment fails with the error.
     "MAX_STEP_ATTEMPTS": 6,
+    # A flow may loop back to a step ("remind every week until they order"); an
+    # enrollment reaches one step at most this often, then exits.
+    "MAX_STEP_VISITS": 100,
     # Extra keyword arguments for mjml2html (fonts={} keeps Google Fonts out).
     "MJML_OPTIONS": {"fonts": {}},
     # Languages email content may be written in; the first is the fallback.
@@ -110,6 +113,7 @@ TAG_KINDS = ("category", "flow", "step", "template")
 _POSITIVE_INTS = (
     "SEND_CONCURRENCY",
     "MAX_STEP_ATTEMPTS",
+    "MAX_STEP_VISITS",
     "BATCH_SIZE",
     "LEASE_SECONDS",
     "TICK_SECONDS",

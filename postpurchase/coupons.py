@@ -303,11 +303,8 @@ def redeem_coupon(
             except IntegrityError:
                 raise _AlreadyRedeemed from None  # rolls the decrement back
             coupon.uses_left -= 1
-            transaction.on_commit(
-                lambda: signals.emit(
-                    signals.coupon_redeemed, Coupon, coupon=coupon, redemption=redemption
-                )
-            )
+            # emit() waits for the commit: nothing is announced if the checkout rolls back.
+            signals.emit(signals.coupon_redeemed, Coupon, coupon=coupon, redemption=redemption)
     except _AlreadyRedeemed:
         return CouponRedemption.objects.get(coupon=coupon, order_ref=order_ref)
     return redemption

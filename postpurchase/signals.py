@@ -5,11 +5,17 @@ Inbound: send them from the shop when an order changes, e.g.
 order's customer, enrols them in matching live flows and exits flows that list the
 event among their exit events.
 
-Outbound: receive them to extend the app (award bonus points, sync a CRM, ...).
+Outbound: receive them to extend the app (award bonus points, sync a CRM, ...). They
+are sent once the transaction that recorded what they announce has committed (at once
+when there is none): a shop transaction that rolls back, or a step result the engine
+drops, announces nothing.
 """
 
+import functools
 import logging
+from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS, models, router, transaction
 from django.dispatch import Signal
 
 logger = logging.getLogger("postpurchase.signals")
@@ -60,10 +66,12 @@ enrollment_completed = Signal()
 #: provides args: contact, message (or None), source ("one_click" or "link")
 unsubscribed = Signal()
 #: provides args: action (str, the SignalStep's action), enrollment, contact, snapshot
-#: (dict, the order), step (the SignalStep). Sent at most once per (enrollment, step),
-#: by the worker running the flow; a receiver that raises is logged and the flow goes
-#: on. Make receivers idempotent-safe (e.g. key your own record on enrollment.pk and
-#: step.pk): a shop-side retry or a re-run of your own code must not act twice.
+#: (dict, the order), step (the SignalStep), visit (int: the how-manieth time the
+#: enrollment reached the step, 1 the first). Sent at most once per (enrollment, step)
+#: and visit of the step (a flow may loop back to it), by the worker running the flow;
+#: a receiver that raises is logged and the flow goes on. Make receivers
+#: idempotent-safe (e.g. key your own record on enrollment.pk, step.pk and the visit):
+#: a shop-side retry or a re-run of your own code must not act twice.
 step_action = Signal()
 #: provides args: response (postpurchase.models.NPSResponse), created (bool: False when
 #: the customer changed an earlier answer to the same email)
@@ -78,8 +86,27 @@ coupon_redeemed = Signal()
 
 
 def emit(signal: Signal, sender, **kwargs) -> None:
-    """Send an outbound signal; a receiver that raises is logged, never allowed to undo
-    what the app did (an email that went out stays recorded as sent)."""
+    """Send an outbound signal once the current transaction on the database of what it
+    announces commits (at once outside a transaction); nothing if it rolls back. A
+    receiver that raises is logged, never allowed to undo what the app did (an email
+    that went out stays recorded as sent)."""
+    transaction.on_commit(
+        functools.partial(_send, signal, sender, kwargs), using=_alias(sender, kwargs)
+    )
+
+
+def _alias(sender, kwargs: dict[str, Any]) -> str:
+    """The database the announced row was written to: its transaction is the one that
+    must commit first."""
+    for value in kwargs.values():
+        if isinstance(value, models.Model):
+            return router.db_for_write(type(value), instance=value)
+    if isinstance(sender, type) and issubclass(sender, models.Model):
+        return router.db_for_write(sender)
+    return DEFAULT_DB_ALIAS
+
+
+def _send(signal: Signal, sender, kwargs: dict[str, Any]) -> None:
     for receiver, result in signal.send_robust(sender=sender, **kwargs):
         if isinstance(result, Exception):
             logger.error(

@@ -10,7 +10,7 @@ def unsubscribe(contact: Contact, *, message: Message | None = None, source: str
     """Mark ``contact`` unsubscribed; True if this changed anything. Idempotent."""
     now = clock.now()
     changed = Contact.objects.filter(pk=contact.pk, unsubscribed_at__isnull=True).update(
-        unsubscribed_at=now
+        unsubscribed_at=now, updated_at=now
     )
     contact.refresh_from_db(fields=["unsubscribed_at"])
     if changed:
@@ -19,5 +19,5 @@ def unsubscribe(contact: Contact, *, message: Message | None = None, source: str
 
 
 def resubscribe(contact: Contact) -> None:
-    Contact.objects.filter(pk=contact.pk).update(unsubscribed_at=None)
+    Contact.objects.filter(pk=contact.pk).update(unsubscribed_at=None, updated_at=clock.now())
     contact.unsubscribed_at = None

@@ -4,9 +4,11 @@ flow, every step can be reached, and no loop runs without a wait."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .delivery import backend_problems
 from .exceptions import TemplateRenderError
@@ -82,11 +84,12 @@ def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Proble
 
 
 def _waits(step: Step) -> bool:
-    """Does this step ever make an enrollment wait (so a loop through it is not endless)?"""
+    """Does this step make an enrollment wait on every visit (so a loop through it is
+    not endless)? Only a delay counted from reaching it: one counted from the trigger
+    is over after the first lap, and one counted from an event passes at once on every
+    lap after the event came (the same event is found again)."""
     if isinstance(step, DelayStep):
-        return step.relative_to != DelayStep.RelativeTo.TRIGGER and (
-            step.duration.total_seconds() > 0 or getattr(step, "event_name", "")
-        )
+        return step.relative_to == DelayStep.RelativeTo.PREVIOUS and step.duration > timedelta(0)
     return bool(getattr(step, "waits", False))
 
 
@@ -136,9 +139,12 @@ def _check_graph(steps: list[Step]) -> list[Problem]:
             loop = visit(i, [i])
             if loop:
                 names = " → ".join(str(steps[j].position) for j in loop)
-                problems.append(
-                    Problem(f"Steps {names} loop without any delay between them.", steps[loop[0]])
-                )
+                message = _(
+                    "Steps %(steps)s loop without a delay that waits on every lap: add a "
+                    "delay counted from the previous step (one counted from the trigger "
+                    "or from an event waits only once)."
+                ) % {"steps": names}
+                problems.append(Problem(message, steps[loop[0]]))
                 break
     return problems
 

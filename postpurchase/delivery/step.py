@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from anymail.exceptions import AnymailInvalidAddress
 from django.db import transaction
+from django.db.models import Q
 
 from .. import clock
 from ..conf import get_setting
@@ -65,14 +66,16 @@ def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepR
 
 
 def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, Message]:
-    """The Message row of each enrollment for this step, created (and committed) before
-    any email leaves. Rows that exist already (a retry, a re-run after a crash) are
-    returned as they are: the unique (enrollment, step) constraint keeps one."""
+    """The Message row of each enrollment for this visit of this step, created (and
+    committed) before any email leaves. Rows that exist already (a retry, a re-run after
+    a crash) are returned as they are: the unique (enrollment, step, visit) constraint
+    keeps one. A later visit (a flow that loops back here) gets a row of its own."""
     now = contexts[0].now
     fresh = [
         Message(
             enrollment=ctx.enrollment,
             step=step,
+            visit=ctx.visit,
             contact=ctx.contact,
             to_email=ctx.contact.email,
             category=step.category,
@@ -82,12 +85,13 @@ def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, M
     ]
     with transaction.atomic():
         Message.objects.bulk_create(fresh, ignore_conflicts=True)
-    found = {
-        m.enrollment_id: m
-        for m in Message.objects.filter(
-            step=step, enrollment_id__in=[ctx.enrollment.pk for ctx in contexts]
-        )
-    }
+    by_visit: dict[int, list[int]] = {}
+    for ctx in contexts:
+        by_visit.setdefault(ctx.visit, []).append(ctx.enrollment.pk)
+    wanted = Q()
+    for visit, ids in by_visit.items():
+        wanted |= Q(visit=visit, enrollment_id__in=ids)
+    found = {m.enrollment_id: m for m in Message.objects.filter(wanted, step=step)}
     for ctx in contexts:
         message = found[ctx.enrollment.pk]
         # Reuse the objects we already hold, so templates and signals need no queries.

@@ -22,6 +22,9 @@ class Batch:
     # The claim's lease (engine.lease.Lease), renewed and checked by steps that take
     # long, such as sending emails; None outside a claim (previews, resends).
     lease: Any = None
+    # {enrollment id: ids of the steps it moved to in this claim}. Reaching one of them
+    # again before any wait means the flow loops without a delay.
+    entered: dict[int, set[int]] = field(default_factory=dict)
 
     def steps(self, flow_id: int) -> list[Step]:
         steps = self.steps_by_flow.get(flow_id)
@@ -50,6 +53,12 @@ class StepContext:
     @property
     def now(self) -> datetime:
         return self.batch.now
+
+    @property
+    def visit(self) -> int:
+        """Which time the enrollment reached this step (1 = the first): the Message or
+        StepRecord of this visit is its own row."""
+        return self.enrollment.visit_of(self.step.pk)
 
     @property
     def contact(self) -> Contact:

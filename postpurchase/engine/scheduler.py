@@ -86,6 +86,7 @@ def process(enrollments: list[Enrollment], now: datetime) -> int:
     batch = Batch(now=now, lease=Lease.of(enrollments))
     pending = list(enrollments)
     finished: list[Enrollment] = []
+    executed: dict[int, list[tuple[Step, StepResult]]] = {}
     for _ in range(MAX_STEPS_PER_RUN):
         if not pending:
             break
@@ -102,13 +103,7 @@ def process(enrollments: list[Enrollment], now: datetime) -> int:
         for step, contexts in groups.values():
             for ctx, result in zip(contexts, _run_step(step, contexts), strict=True):
                 enrollment = ctx.enrollment
-                signals.emit(
-                    signals.step_executed,
-                    type(step),
-                    enrollment=enrollment,
-                    step=step,
-                    result=result,
-                )
+                executed.setdefault(enrollment.pk, []).append((step, result))
                 if _apply(enrollment, step, result, batch):
                     pending.append(enrollment)
                 else:
@@ -121,7 +116,23 @@ def process(enrollments: list[Enrollment], now: datetime) -> int:
             error=f"More than {MAX_STEPS_PER_RUN} steps without a wait: a loop?",
         )
         finished.append(enrollment)
-    _save_all(finished)
+    saved = _save_all(finished)
+    # Announced only for what was saved: a result dropped because the enrollment changed
+    # meanwhile (taken over, exited) did not happen. emit() waits for the commit.
+    for enrollment in saved:
+        for step, result in executed.get(enrollment.pk, []):
+            signals.emit(
+                signals.step_executed, type(step), enrollment=enrollment, step=step, result=result
+            )
+        if enrollment.status == Enrollment.Status.COMPLETED:
+            signals.emit(signals.enrollment_completed, Enrollment, enrollment=enrollment)
+        elif enrollment.status in (Enrollment.Status.EXITED, Enrollment.Status.FAILED):
+            signals.emit(
+                signals.enrollment_exited,
+                Enrollment,
+                enrollment=enrollment,
+                reason=enrollment.exit_reason or enrollment.status,
+            )
     return len(enrollments)
 
 
@@ -190,13 +201,16 @@ def _step_crashed(step: Step, ctx: StepContext, exc: Exception) -> StepResult:
 def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch) -> bool:
     """Record a step's result on the enrollment; True if it moves on to another step."""
     now = batch.now
-    if isinstance(result, Next):
-        steps = batch.steps(enrollment.flow_id)
-        index = batch.step_index(enrollment.flow_id)[step.pk]
-        _move(enrollment, steps[index + 1] if index + 1 < len(steps) else None, now)
-        return True
-    if isinstance(result, JumpTo):
-        _move(enrollment, result.step, now)
+    if isinstance(result, (Next, JumpTo)):
+        if isinstance(result, JumpTo):
+            target = result.step
+        else:
+            steps = batch.steps(enrollment.flow_id)
+            index = batch.step_index(enrollment.flow_id)[step.pk]
+            target = steps[index + 1] if index + 1 < len(steps) else None
+        if target is not None and not _may_enter(enrollment, target, batch):
+            return False
+        _move(enrollment, target, now)
         return True
     if isinstance(result, Wait):
         enrollment.due_at = max(result.until, now + timedelta(seconds=1))
@@ -217,7 +231,48 @@ def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch)
     return False
 
 
+def _may_enter(enrollment: Enrollment, target: Step, batch: Batch) -> bool:
+    """May the enrollment move on to ``target``? Not a second time in one run (nothing
+    waited in between: a loop without a delay, which would send an email per lap), nor
+    past ``MAX_STEP_VISITS`` visits; either ends the enrollment, with the reason."""
+    entered = batch.entered.setdefault(enrollment.pk, set())
+    if target.pk in entered:
+        _finish(
+            enrollment,
+            Enrollment.Status.FAILED,
+            batch.now,
+            error=f"Step {target.position} reached again without a wait: the flow loops "
+            "without a delay. Add a delay to the loop, then retry.",
+        )
+        return False
+    entered.add(target.pk)
+    cap = get_setting("MAX_STEP_VISITS")
+    reached = enrollment.visits.get(str(target.pk)) or int(target.pk == enrollment.step_id)
+    if reached >= cap:
+        logger.warning(
+            "postpurchase: enrollment %s reached step %s %s times (MAX_STEP_VISITS); exited",
+            enrollment.pk,
+            target.pk,
+            cap,
+        )
+        _finish(
+            enrollment,
+            Enrollment.Status.EXITED,
+            batch.now,
+            reason=f"step {target.position} reached {cap} times (MAX_STEP_VISITS)",
+        )
+        return False
+    return True
+
+
 def _move(enrollment: Enrollment, step: Step | None, now: datetime) -> None:
+    # Count the visit: each visit of a step is its own Message / StepRecord. The step
+    # being left keeps its count (1 if it was never counted: the first step).
+    if enrollment.step_id is not None:
+        enrollment.visits.setdefault(str(enrollment.step_id), 1)
+    if step is not None:
+        key = str(step.pk)
+        enrollment.visits[key] = enrollment.visits.get(key, 0) + 1
     enrollment.step = step
     enrollment.step_entered_at = now
     enrollment.attempts = 0
@@ -244,6 +299,7 @@ _SAVED_FIELDS = [
     "status",
     "step",
     "step_entered_at",
+    "visits",
     "due_at",
     "attempts",
     "finished_at",
@@ -254,13 +310,13 @@ _SAVED_FIELDS = [
 ]
 
 
-def _save_all(enrollments: list[Enrollment]) -> None:
+def _save_all(enrollments: list[Enrollment]) -> list[Enrollment]:
     """Save the walked enrollments and release their leases, in one transaction, but
     only those this worker still holds and that are still active: an enrollment exited
     by an event meanwhile, or taken over after its lease expired, keeps the other
-    party's state."""
+    party's state. Returns the enrollments saved."""
     if not enrollments:
-        return
+        return []
     by_token: dict[Any, list[Enrollment]] = {}
     for enrollment in enrollments:
         by_token.setdefault(enrollment.lease_token, []).append(enrollment)
@@ -286,16 +342,7 @@ def _save_all(enrollments: list[Enrollment]) -> None:
                         enrollment.pk,
                     )
         update_rows(saved, _SAVED_FIELDS)
-    for enrollment in saved:
-        if enrollment.status == Enrollment.Status.COMPLETED:
-            signals.emit(signals.enrollment_completed, Enrollment, enrollment=enrollment)
-        elif enrollment.status in (Enrollment.Status.EXITED, Enrollment.Status.FAILED):
-            signals.emit(
-                signals.enrollment_exited,
-                Enrollment,
-                enrollment=enrollment,
-                reason=enrollment.exit_reason or enrollment.status,
-            )
+    return saved
 
 
 def advance_due(now: datetime | None = None, limit: int | None = None) -> int:

@@ -6,6 +6,8 @@ from django.core.validators import validate_email
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
+
 #: What Contact.email holds (and SMTP carries: RFC 5321's path limit); Django's
 #: validator alone would take up to 320 characters.
 EMAIL_MAX_LENGTH = 254
@@ -53,8 +55,8 @@ class Contact(models.Model):
         help_text=_("Set on hard bounce or spam complaint: no email at all is sent."),
     )
     suppression_reason = models.CharField(_("suppression reason"), max_length=64, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_at = ClockDateTimeField(_("created"), auto_now_add=True)
+    updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("contact")

@@ -15,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
+
 #: Letters and digits that cannot be mistaken for one another: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 #: A code must carry at least this much randomness (not counting the prefix).
@@ -106,7 +108,7 @@ class CouponPolicy(models.Model):
     is_active = models.BooleanField(
         _("active"), default=True, help_text=_("Inactive policies issue no new codes.")
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_at = ClockDateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("coupon policy")

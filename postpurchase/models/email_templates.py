@@ -3,14 +3,16 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
+
 
 class EmailTemplate(models.Model):
     """An email an EmailStep sends, with one :class:`EmailContent` per language."""
 
     slug = models.SlugField(_("slug"), max_length=100, unique=True)
     name = models.CharField(_("name"), max_length=200)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_at = ClockDateTimeField(_("created"), auto_now_add=True)
+    updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("email template")
@@ -35,7 +37,7 @@ class EmailContent(models.Model):
     subject = models.CharField(_("subject"), max_length=1000)
     preheader = models.CharField(_("preheader"), max_length=1000, blank=True)
     body = models.TextField(_("body (MJML template)"))
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("email content")

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
+
 
 class Enrollment(models.Model):
     """One contact walking through one flow, started by one trigger event."""
@@ -50,6 +52,11 @@ class Enrollment(models.Model):
         verbose_name=_("current step"),
     )
     step_entered_at = models.DateTimeField(_("reached current step at"))
+    # How many times the enrollment has reached each step, {"<step id>": n}: a flow may
+    # loop back to a step, and each visit is its own Message / StepRecord. Saved with
+    # the current step, so a re-run after a crash reaches the same visit again. A step
+    # missing here (the first one, rows older than this field) is on its first visit.
+    visits = models.JSONField(_("visits per step"), default=dict, blank=True, editable=False)
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts at current step"), default=0)
     lease_token = models.UUIDField(null=True, blank=True, editable=False)
@@ -58,7 +65,7 @@ class Enrollment(models.Model):
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     exit_reason = models.CharField(_("exit reason"), max_length=200, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_at = ClockDateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("enrollment")
@@ -75,3 +82,7 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact} in {self.flow}"
+
+    def visit_of(self, step_id: int | None) -> int:
+        """Which visit of ``step_id`` the enrollment is on (or made last): 1, 2, ..."""
+        return int(self.visits.get(str(step_id), 1)) if self.visits else 1

@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
+
 
 class Event(models.Model):
     """Something that happened to a contact: an inbound signal or a ``track()`` call."""
@@ -27,7 +29,7 @@ class Event(models.Model):
     # so loading an event for a template does not decode the whole order again.
     snapshot = models.JSONField(_("order snapshot"), default=dict, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
-    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    created_at = ClockDateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("event")

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
 from .steps import ConditionStep
 
 # Checks a trigger filter may use: those that need only the order and the contact.
@@ -93,8 +94,8 @@ class Flow(models.Model):
         blank=True,
         help_text=_("The amount, category, SKU or attribute value to compare with."),
     )
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    created_at = ClockDateTimeField(_("created"), auto_now_add=True)
+    updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("flow")

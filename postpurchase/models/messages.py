@@ -7,7 +7,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Message(models.Model):
-    """One email of one step to one enrollment: the guard against double sends.
+    """One email of one step to one enrollment, for one visit of that step (a flow that
+    loops, "remind every week until they order", reaches its email step again): the
+    guard against double sends.
 
     The primary key is a UUID so it can serve as the ESP idempotency key: an integer id
     would repeat between a shop's staging and production databases.
@@ -42,6 +44,9 @@ class Message(models.Model):
         related_name="messages",
         verbose_name=_("step"),
     )
+    # Which time the enrollment reached the step (1 = the first): each visit of a step
+    # in a loop is its own email, with its own id and so its own idempotency key.
+    visit = models.PositiveIntegerField(_("visit"), default=1)
     contact = models.ForeignKey(
         "postpurchase.Contact",
         on_delete=models.CASCADE,
@@ -84,9 +89,11 @@ class Message(models.Model):
         verbose_name_plural = _("messages")
         ordering = ["-created_at"]
         constraints = [
-            # Exactly one message per (enrollment, step): a retry or a second worker finds
-            # the existing row instead of sending again.
-            models.UniqueConstraint(fields=["enrollment", "step"], name="pp_message_once")
+            # Exactly one message per (enrollment, step, visit): a retry, a re-run after a
+            # crash or a second worker finds the existing row instead of sending again.
+            models.UniqueConstraint(
+                fields=["enrollment", "step", "visit"], name="pp_message_once_per_visit"
+            )
         ]
 
     def __str__(self) -> str:

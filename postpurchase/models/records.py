@@ -5,11 +5,14 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .fields import ClockDateTimeField
+
 
 class StepRecord(models.Model):
     """What a step with a side effect did for one enrollment: the guard against doing it
     twice, like ``Message`` for emails. Written (and committed) before the side effect,
-    unique per (enrollment, step), so a re-run after a crash or a second worker finds it.
+    unique per (enrollment, step, visit), so a re-run after a crash or a second worker
+    finds it, while a flow that loops back to the step acts again on its next visit.
 
     The primary key is a UUID so it can serve as an idempotency key towards other
     systems (the staff email's ``Idempotency-Key`` header, say).
@@ -35,6 +38,8 @@ class StepRecord(models.Model):
         related_name="records",
         verbose_name=_("step"),
     )
+    # Which time the enrollment reached the step (1 = the first), as on Message.
+    visit = models.PositiveIntegerField(_("visit"), default=1)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -42,14 +47,16 @@ class StepRecord(models.Model):
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"))
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("step record")
         verbose_name_plural = _("step records")
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["enrollment", "step"], name="pp_step_record_once")
+            models.UniqueConstraint(
+                fields=["enrollment", "step", "visit"], name="pp_step_record_once_per_visit"
+            )
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.test import TestCase
+
 from postpurchase import engine, track
 from postpurchase.testing.factories import order_snapshot
 
@@ -20,15 +22,23 @@ def place(email="anna@example.com", number="1001", locale="en", first_name="Anna
     )
 
 
+def run_due() -> int:
+    """One scheduler pass, as if it committed: the test runs in a transaction, and the
+    outbound signals (which wait for the commit) are sent at the end of the pass."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return engine.run_due()
+
+
 def run_clock(clock, days: int = 30) -> list[tuple[timedelta, int]]:
-    """Jump the simulated clock from due time to due time, running what is due, for
-    ``days``. Returns (offset, enrollments advanced) per jump."""
+    """Jump the simulated clock from due time to due time, running what is due (each
+    pass committed, see :func:`run_due`), for ``days``. Returns (offset, enrollments
+    advanced) per jump."""
     start = clock.now
     log = []
-    log.append((timedelta(0), engine.run_due()))
+    log.append((timedelta(0), run_due()))
     while True:
         nxt = engine.next_due_at()
         if nxt is None or nxt > start + timedelta(days=days):
             return log
         clock.set(max(nxt, clock.now))
-        log.append((clock.now - start, engine.run_due()))
+        log.append((clock.now - start, run_due()))

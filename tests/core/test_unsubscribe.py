@@ -46,14 +46,18 @@ def test_get_shows_a_page_and_changes_nothing(marketing_sent, client):
     assert enrollment.contact.unsubscribed_at is None
 
 
-def test_one_click_post_unsubscribes(marketing_sent, client):
+def test_one_click_post_unsubscribes(marketing_sent, client, django_capture_on_commit_callbacks):
     enrollment, email = marketing_sent
     received = []
     signals.unsubscribed.connect(
         lambda sender, **kw: received.append(kw), weak=False, dispatch_uid="t"
     )
     try:
-        response = client.post(header_url(email), {"List-Unsubscribe": "One-Click"})
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(header_url(email), {"List-Unsubscribe": "One-Click"})
+        # A second POST is harmless and sends no second signal.
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(header_url(email), {"List-Unsubscribe": "One-Click"})
     finally:
         signals.unsubscribed.disconnect(dispatch_uid="t")
     assert response.status_code == 200
@@ -61,8 +65,6 @@ def test_one_click_post_unsubscribes(marketing_sent, client):
     assert contact.unsubscribed_at is not None
     assert received[0]["source"] == "one_click"
     assert received[0]["message"] == Message.objects.get()
-    # A second POST is harmless and sends no second signal.
-    client.post(header_url(email), {"List-Unsubscribe": "One-Click"})
     assert len(received) == 1
 
 

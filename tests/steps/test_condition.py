@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from postpurchase import engine, signals
+from postpurchase import signals
 from postpurchase.conditions import bucket
 from postpurchase.models import ConditionStep, Enrollment, Message
 from postpurchase.results import Exit, Next
@@ -23,6 +23,7 @@ from postpurchase.testing.factories import (
     order_snapshot,
 )
 
+from ..core.helpers import run_due
 from .helpers import context, refreshed
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,7 @@ def answer(frozen, contact=None, snapshot=None, enrollment_kwargs=None, **condit
     if snapshot is not None:
         kwargs["snapshot"] = snapshot
     enrollment = EnrollmentFactory(flow=flow, **kwargs)
-    engine.run_due()
+    run_due()
     enrollment = refreshed(enrollment)
     assert enrollment.status == Enrollment.Status.EXITED
     return {"yes": True, "no": False}[enrollment.exit_reason]
@@ -119,7 +120,7 @@ def test_opened_and_clicked_read_the_messages(frozen, check, field, tracked):
         created_at=frozen.now,
         **{field: frozen.now if tracked else None},
     )
-    engine.run_due()
+    run_due()
     enrollment = refreshed(enrollment)
     if tracked:
         assert (enrollment.status, enrollment.exit_reason) == ("exited", "yes")
@@ -285,7 +286,7 @@ def test_random_split_is_deterministic_and_proportional(frozen):
     ctx = context(enrollment, split, frozen.now)
     assert split.execute(ctx) == split.execute(ctx)
     # ... and the engine splits about 30/70.
-    engine.run_due()
+    run_due()
     b = Enrollment.objects.filter(status="exited", exit_reason="B").count()
     a = Enrollment.objects.filter(status="completed").count()
     assert a + b == 1000
@@ -328,7 +329,7 @@ def branching_flow(**condition):
 def test_continue_goes_on_with_the_next_step(frozen, actions_fired):
     flow, *_ = branching_flow(condition="random_percent", percent=100, then_action="continue")
     enrollment = EnrollmentFactory(flow=flow)
-    engine.run_due()
+    run_due()
     assert refreshed(enrollment).status == "completed"
     assert actions_fired == ["second", "third"]
 
@@ -341,7 +342,7 @@ def test_jump_skips_to_the_target(frozen, actions_fired, percent, branch):
     step.full_clean()
     step.save()
     enrollment = EnrollmentFactory(flow=flow)
-    engine.run_due()
+    run_due()
     assert refreshed(enrollment).status == "completed"
     assert actions_fired == ["third"]
 
@@ -351,7 +352,7 @@ def test_exit_ends_the_enrollment_with_the_reason(frozen, actions_fired):
         condition="random_percent", percent=0, else_action="exit", else_reason="control group"
     )
     enrollment = EnrollmentFactory(flow=flow)
-    engine.run_due()
+    run_due()
     enrollment = refreshed(enrollment)
     assert (enrollment.status, enrollment.exit_reason) == ("exited", "control group")
     assert actions_fired == []
@@ -369,7 +370,7 @@ def test_deleted_jump_target_fails_the_enrollment(frozen):
     step.save()
     enrollment = EnrollmentFactory(flow=flow)
     ConditionStep.objects.filter(pk=step.pk).update(then_step=None)  # as SET_NULL leaves it
-    engine.run_due()
+    run_due()
     enrollment = refreshed(enrollment)
     assert enrollment.status == "failed"
     assert "jump target" in enrollment.last_error

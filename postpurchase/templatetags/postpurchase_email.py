@@ -53,31 +53,43 @@ def _group(digits: str, separator: str, size: int) -> str:
     return separator.join(parts)
 
 
+# Amounts of 10**18 and more are bad data, not money (and would print as thousands of
+# digits, or overflow the decimal context).
+_MAX_DIGITS = 18
+
+
 @register.filter
 def money(value, currency: str = "") -> str:
     """Format an amount (number or numeric string) with the currency, in the active locale:
-    "4 990 ₽" in Russian, "$49.90" in English; kopecks/cents only when there are any."""
-    if value in (None, ""):
+    "4 990 ₽" in Russian, "$49.90" in English; kopecks/cents only when there are any.
+
+    It never breaks an email: text that is not a number ("on request") is shown as
+    given, and whatever else is not an amount (NaN, infinity, 1e30, True, a list)
+    renders empty. A currency that is not a string is left out."""
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value):
         return ""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if not amount.is_finite():
-        return str(value)
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):  # ValueError: int too long for str()
+        return value if isinstance(value, str) else ""
+    if not amount.is_finite() or amount.adjusted() >= _MAX_DIGITS:
+        return ""
+    try:
+        whole = amount == amount.to_integral_value()
+        text = f"{abs(amount):.0f}" if whole else f"{abs(amount):.2f}"
+    except ArithmeticError:  # a decimal context with stricter traps than the default
+        return ""
     language = (translation.get_language() or "en").split("-")[0]
     decimal_sep, thousand_sep, grouping = _number_style(language)
     if isinstance(grouping, list | tuple):  # Django allows per-group sizes; use the first
         grouping = grouping[0] if grouping else 3
-    whole = amount == amount.to_integral_value()
-    text = f"{abs(amount):.0f}" if whole else f"{abs(amount):.2f}"
     integer, _, fraction = text.partition(".")
     number = _group(integer, thousand_sep, int(grouping))
     if fraction:
         number = f"{number}{decimal_sep}{fraction}"
-    if amount < 0:
+    if amount < 0 and text.strip("0."):  # -0.001 shows as 0.00, not as minus zero
         number = f"\N{MINUS SIGN}{number}"
-    code = (currency or "").upper()
+    code = currency.strip().upper() if isinstance(currency, str) else ""
     symbol = CURRENCY_SYMBOLS.get(code, code)
     if not symbol:
         return number

@@ -14,6 +14,8 @@ from functools import lru_cache
 from django import template
 from django.utils import formats, translation
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.functional import Promise
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
@@ -51,31 +53,43 @@ def _group(digits: str, separator: str, size: int) -> str:
     return separator.join(parts)
 
 
+# Amounts of 10**18 and more are bad data, not money (and would print as thousands of
+# digits, or overflow the decimal context).
+_MAX_DIGITS = 18
+
+
 @register.filter
 def money(value, currency: str = "") -> str:
     """Format an amount (number or numeric string) with the currency, in the active locale:
-    "4 990 ₽" in Russian, "$49.90" in English; kopecks/cents only when there are any."""
-    if value in (None, ""):
+    "4 990 ₽" in Russian, "$49.90" in English; kopecks/cents only when there are any.
+
+    It never breaks an email: text that is not a number ("on request") is shown as
+    given, and whatever else is not an amount (NaN, infinity, 1e30, True, a list)
+    renders empty. A currency that is not a string is left out."""
+    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value):
         return ""
     try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    if not amount.is_finite():
-        return str(value)
+        amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):  # ValueError: int too long for str()
+        return value if isinstance(value, str) else ""
+    if not amount.is_finite() or amount.adjusted() >= _MAX_DIGITS:
+        return ""
+    try:
+        whole = amount == amount.to_integral_value()
+        text = f"{abs(amount):.0f}" if whole else f"{abs(amount):.2f}"
+    except ArithmeticError:  # a decimal context with stricter traps than the default
+        return ""
     language = (translation.get_language() or "en").split("-")[0]
     decimal_sep, thousand_sep, grouping = _number_style(language)
     if isinstance(grouping, list | tuple):  # Django allows per-group sizes; use the first
         grouping = grouping[0] if grouping else 3
-    whole = amount == amount.to_integral_value()
-    text = f"{abs(amount):.0f}" if whole else f"{abs(amount):.2f}"
     integer, _, fraction = text.partition(".")
     number = _group(integer, thousand_sep, int(grouping))
     if fraction:
         number = f"{number}{decimal_sep}{fraction}"
-    if amount < 0:
+    if amount < 0 and text.strip("0."):  # -0.001 shows as 0.00, not as minus zero
         number = f"\N{MINUS SIGN}{number}"
-    code = (currency or "").upper()
+    code = currency.strip().upper() if isinstance(currency, str) else ""
     symbol = CURRENCY_SYMBOLS.get(code, code)
     if not symbol:
         return number
@@ -109,16 +123,93 @@ def as_date(value):
     return None
 
 
+# Values a cached part may depend on: compared by type and value (a SafeString renders
+# unescaped, a str with the same text escaped). Anything else (a Contact, a callable)
+# makes the part uncacheable.
+_PLAIN = frozenset({str, SafeString, int, float, bool, type(None), Decimal, date, datetime})
+_MISSING = object()
+
+
+class _Unkeyable(Exception):
+    pass
+
+
+def _frozen(value, depth: int = 0):
+    """``value`` as a hashable key; raises _Unkeyable for what cannot be compared."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return kind, value
+    if value is _MISSING:
+        return value
+    if isinstance(value, Promise):  # a lazy translation: its text in the active language
+        return Promise, str(value)
+    if depth < 4:  # brand -> social_links -> link -> url
+        if kind is dict:
+            return dict, tuple((k, _frozen(v, depth + 1)) for k, v in value.items())
+        if kind is list or kind is tuple:
+            return kind, tuple(_frozen(v, depth + 1) for v in value)
+    raise _Unkeyable
+
+
+class _Reads(dict):
+    """Put under a part while it renders: each name the part looks up and does not bind
+    itself falls through to here, and is noted. Always empty."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[str, None] = {}
+        self.everything = False
+
+    def __contains__(self, key) -> bool:
+        self.names[key] = None
+        return False
+
+    def keys(self):  # context.flatten(): the part may read anything
+        self.everything = True
+        return super().keys()
+
+    def __iter__(self):
+        self.everything = True
+        return super().__iter__()
+
+
+class _PartCache:
+    """What one part rendered, per set of names it read and their values."""
+
+    __slots__ = ("outputs", "count", "cacheable")
+
+    def __init__(self) -> None:
+        self.outputs: dict[tuple, dict[tuple, str]] = {}  # names -> {values: output}
+        self.count = 0
+        self.cacheable = True
+
+    def give_up(self) -> None:
+        self.cacheable = False
+        self.outputs = {}
+
+
 class BrandPartNode(template.Node):
-    """Renders its content once per (email template, language, branding) and reuses it.
+    """Renders its content once per (email template, language, branding) and reuses it,
+    where that cannot show one customer what belongs to another.
 
     For parts of a layout that depend on nothing but ``brand``, ``site_url``,
     ``language`` and constants (head styles, header, support and social blocks): a
-    batch of emails then renders them once instead of once per email. Never put
-    per-email values (contact, order, unsubscribe_url) inside.
+    batch of emails then renders them once instead of once per email, and later batches
+    reuse them (the cache lives on the compiled template).
+
+    A staff member may still override such a block with ``Hi {{ contact.first_name }}``,
+    so a part is never trusted to follow that rule. Its first render notes every name it
+    reads from the context around it (names it binds itself, such as a ``{% for %}``
+    variable, do not count). Its output is reused only for a later email in which each
+    of those names has an equal plain value (strings, numbers, dates, and dicts and
+    lists of them, such as ``brand``); a part that reads a contact, a coupon, a callable
+    or the whole context is rendered for every email. A part that reads per-email
+    plain values (an order number, an unsubscribe link) would be right but never
+    reused, so after MAX_VARIANTS outputs it is rendered for every email too.
     """
 
     MAX_ENTRIES = 64
+    MAX_VARIANTS = 8
 
     def __init__(self, nodelist):
         self.nodelist = nodelist
@@ -130,11 +221,42 @@ class BrandPartNode(template.Node):
             return self.nodelist.render(context)
         cache = root.__dict__.setdefault("_postpurchase_brand_parts", {})
         key = (id(self), translation.get_language(), key_source)
-        if key not in cache:
+        part = cache.get(key)
+        if part is None:
             if len(cache) >= self.MAX_ENTRIES:
                 cache.clear()
-            cache[key] = self.nodelist.render(context)
-        return cache[key]
+            part = cache[key] = _PartCache()
+        if not part.cacheable:
+            return self.nodelist.render(context)
+        # A copy: another thread may add to it (a compiled template is shared).
+        for names, outputs in tuple(part.outputs.items()):
+            try:
+                found = outputs.get(tuple(_frozen(context.get(n, _MISSING)) for n in names))
+            except _Unkeyable:
+                continue
+            if found is not None:
+                return found
+        reads = _Reads()
+        context.dicts.append(reads)
+        context.push()  # what the part binds ({% translate ... as x %}) lands above
+        try:
+            output = self.nodelist.render(context)
+        finally:
+            # By identity (an empty dict equals any other), with whatever is above it.
+            del context.dicts[max(i for i, d in enumerate(context.dicts) if d is reads) :]
+        names = tuple(reads.names)
+        try:
+            if reads.everything:
+                raise _Unkeyable
+            values = tuple(_frozen(context.get(n, _MISSING)) for n in names)
+        except _Unkeyable:
+            part.give_up()
+            return output
+        part.outputs.setdefault(names, {})[values] = output
+        part.count += 1
+        if part.count > self.MAX_VARIANTS:
+            part.give_up()
+        return output
 
 
 @register.tag

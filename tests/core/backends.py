@@ -25,3 +25,21 @@ class RefusingBackend(EmailBackend):
         if self.permanent:
             raise smtplib.SMTPRecipientsRefused({to: (550, b"no such user")})
         raise AnymailAPIError(f"Invalid 'To' address: {to} (Zoë Quillfeather)")
+
+
+class SimulatedCrash(BaseException):
+    """Stands for kill -9: nothing catches it, nothing after it runs."""
+
+
+class CrashAfterAcceptBackend(EmailBackend):
+    """The ESP accepts the email (it is in ``mail.outbox``), then the worker dies before
+    it can record the answer. Set ``armed`` to crash on the next send only."""
+
+    armed = False
+
+    def send_messages(self, email_messages):
+        sent = super().send_messages(email_messages)
+        if CrashAfterAcceptBackend.armed:
+            CrashAfterAcceptBackend.armed = False
+            raise SimulatedCrash
+        return sent

@@ -18,7 +18,7 @@ from postpurchase.testing.factories import (
     FlowFactory,
 )
 
-from .backends import FlakyBackend
+from .backends import CrashAfterAcceptBackend, FlakyBackend, SimulatedCrash
 from .helpers import run_due
 
 pytestmark = pytest.mark.django_db
@@ -205,23 +205,62 @@ def test_text_part_is_readable(flow, frozen):
     assert "<" not in text
 
 
-def test_a_crash_after_sending_does_not_send_twice(flow, frozen):
-    """A worker dies after the ESP accepted the email: the lease expires, another worker
-    re-runs the step, finds the Message sent, and moves on."""
-    enrollment = EnrollmentFactory(flow=flow)
-    token, claimed = engine.claim_due()
-    assert [e.pk for e in claimed] == [enrollment.pk]
-    # The "dead" worker sent the email but never saved the enrollment.
-    from postpurchase.engine.context import Batch, StepContext
+@pytest.fixture
+def crash_after_accept(settings):
+    settings.EMAIL_BACKEND = "tests.core.backends.CrashAfterAcceptBackend"
+    CrashAfterAcceptBackend.armed = True
+    yield
+    CrashAfterAcceptBackend.armed = False
 
-    step = claimed[0].step.get_real_instance()
-    step.execute(StepContext(enrollment=claimed[0], step=step, batch=Batch(now=frozen.now)))
+
+def test_a_crash_after_the_esp_accepted_is_resent_marked_as_a_possible_duplicate(
+    flow, frozen, crash_after_accept
+):
+    """The worker dies right after the ESP accepted the email, before it recorded the
+    answer: the message stays "sending" (marked before the ESP call). Whoever runs the
+    step next cannot know whether it left, so it sends it again (UNKNOWN_OUTCOME
+    "resend", the default), never silently: the message is marked a possible duplicate,
+    and both copies carry the same Idempotency-Key for ESPs that drop repeats."""
+    enrollment = EnrollmentFactory(flow=flow)
+    with pytest.raises(SimulatedCrash):
+        engine.run_due()
     assert len(mail.outbox) == 1
-    # Not claimable while the lease holds.
+    message = Message.objects.get()
+    assert (message.status, message.attempts, message.possible_duplicate_at) == (
+        "sending",
+        1,
+        None,
+    )
+    # Not claimable while the dead worker's lease holds.
     assert engine.run_due() == 0
+    assert len(mail.outbox) == 1
+    frozen.advance(timedelta(minutes=6))
+    assert engine.run_due() == 1
+    message.refresh_from_db()
+    assert len(mail.outbox) == 2
+    assert (message.status, message.attempts) == ("sent", 2)
+    assert message.possible_duplicate_at == frozen.now
+    keys = [sent.extra_headers["Idempotency-Key"] for sent in mail.outbox]
+    assert keys == [str(message.pk), str(message.pk)]
+    enrollment.refresh_from_db()
+    assert enrollment.status == Enrollment.Status.COMPLETED
+
+
+def test_a_crash_after_the_esp_accepted_is_held_when_told_to(
+    flow, frozen, crash_after_accept, settings
+):
+    """UNKNOWN_OUTCOME "hold": the message is not sent again by itself; it waits for
+    staff as "unknown" and the series goes on."""
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "UNKNOWN_OUTCOME": "hold"}
+    enrollment = EnrollmentFactory(flow=flow)
+    with pytest.raises(SimulatedCrash):
+        engine.run_due()
     frozen.advance(timedelta(minutes=6))
     assert engine.run_due() == 1
     assert len(mail.outbox) == 1
+    message = Message.objects.get()
+    assert message.status == "unknown"
+    assert "may have been delivered" in message.error
     enrollment.refresh_from_db()
     assert enrollment.status == Enrollment.Status.COMPLETED
 

@@ -24,9 +24,64 @@ def test_money(language, value, currency, expected):
         assert money(value, currency) == expected
 
 
-@pytest.mark.parametrize("value", [None, "", "n/a", "NaN"])
-def test_money_passes_odd_values_through(value):
-    assert money(value, "RUB") in ("", str(value))
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (None, ""),
+        ("", ""),
+        ("n/a", "n/a"),  # text that is not a number is shown as the shop sent it
+        ("12,5", "12,5"),
+        ("on request", "on request"),
+    ],
+)
+def test_money_shows_text_that_is_not_a_number_as_given(value, expected):
+    assert money(value, "RUB") == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NaN",
+        "sNaN",
+        "Infinity",
+        "-inf",
+        float("nan"),
+        float("inf"),
+        Decimal("NaN"),
+        Decimal("sNaN"),
+        "1e1000000",  # raised decimal.Overflow
+        "-1e1000000",
+        Decimal("1E+1000000"),
+        "1e999999",  # printed a million digits
+        10**30,
+        1e18,
+        pytest.param(10**5000, id="10**5000"),  # more digits than str() of an int allows
+        True,
+        [],
+        {"amount": 1},
+    ],
+    ids=repr,
+)
+def test_money_renders_values_that_are_not_amounts_empty(value):
+    with translation.override("en"):
+        assert money(value, "USD") == ""
+
+
+@pytest.mark.parametrize(
+    "value, currency, expected",
+    [
+        (10**18 - 1, "USD", "$999,999,999,999,999,999"),
+        ("-0.001", "USD", "$0.00"),  # no minus sign on a zero
+        ("-0", "USD", "$0"),
+        (Decimal("1E-1000000"), "USD", "$0.00"),
+        (" 12 ", "USD", "$12"),
+        (10, 643, "10"),  # a currency that is not a code is left out
+        (10, None, "10"),
+    ],
+)
+def test_money_edge_amounts(value, currency, expected):
+    with translation.override("en"):
+        assert money(value, currency) == expected
 
 
 def test_dates_from_snapshot_strings():

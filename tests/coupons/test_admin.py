@@ -38,11 +38,22 @@ def test_policy_changelist_shows_results(admin_client, results):
     response = admin_client.get(reverse("admin:postpurchase_couponpolicy_changelist"))
     assert response.status_code == 200
     text = response.content.decode()
-    assert "4\xa0990\xa0₽" in text or "4,990" in text or "4 990" in text
+    assert '<td class="field-issued">3</td>' in text
+    assert '<td class="field-redeemed">1</td>' in text
+    assert '<td class="field-expired">1</td>' in text
+    assert '<td class="field-revenue_display">₽4,990</td>' in text
     response = admin_client.get(
         reverse("admin:postpurchase_couponpolicy_change", args=[results.pk])
     )
     assert response.status_code == 200
+    assert '<div class="readonly">₽4,990</div>' in response.content.decode()
+
+
+def test_policy_revenue_follows_the_staff_language(admin_client, results):
+    response = admin_client.get(
+        reverse("admin:postpurchase_couponpolicy_changelist"), HTTP_ACCEPT_LANGUAGE="ru"
+    )
+    assert '<td class="field-revenue_display">4\xa0990\xa0₽</td>' in response.content.decode()
 
 
 def test_csv_export(admin_client, results):

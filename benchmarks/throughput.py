@@ -257,7 +257,7 @@ class _Renderer:
         self.now = timezone.now()
         self.batch = Batch(now=self.now)
         # The contents a batch would load, pre-fetched once.
-        from postpurchase.rendering import contents_of
+        from postpurchase.email.rendering import contents_of
 
         contents_of(self.template, self.batch.cache)
 
@@ -265,9 +265,9 @@ class _Renderer:
         import uuid
 
         from postpurchase.delivery import email_context
+        from postpurchase.email.rendering import render_template
         from postpurchase.engine.context import StepContext
         from postpurchase.models import Contact, Enrollment, Message
-        from postpurchase.rendering import render_template
 
         who = customer(i)
         contact = Contact(pk=i + 1, **who)
@@ -401,8 +401,8 @@ def floor_breakdown(k: int) -> dict:
     _django()
     from django.core import mail
 
-    from postpurchase import rendering
     from postpurchase.delivery import build_email
+    from postpurchase.email import rendering
 
     spent = dict.fromkeys(["django_templates", "mjml2html", "html_to_text", "build_send"], 0.0)
 

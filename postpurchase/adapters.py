@@ -41,9 +41,9 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
-from .conf import get_setting
-from .exceptions import AdapterError, PostpurchaseConfigurationError
-from .models import normalize_email
+from postpurchase.conf import get_setting
+from postpurchase.exceptions import AdapterError, PostpurchaseConfigurationError
+from postpurchase.models import normalize_email
 
 logger = logging.getLogger("postpurchase.adapters")
 

@@ -12,11 +12,20 @@ class PostpurchaseConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
-        from .contrib.celery import CELERY_INSTALLED, celery_mode, register_periodic_tasks
-        from .events import connect_inbound_signals
-        from .flows import _on_step_delete
+        # Imported here, not at the top: they import the models, which Django loads
+        # after this module.
+        from postpurchase import checks  # noqa: F401  (registers the system checks)
+        from postpurchase.contrib.celery import (
+            CELERY_INSTALLED,
+            celery_mode,
+            register_periodic_tasks,
+        )
+        from postpurchase.events import connect_inbound_signals
+        from postpurchase.flows.operations import _on_step_delete
+        from postpurchase.steps import BUILTIN
 
+        for module in BUILTIN:  # each registers its step kind's behaviour
+            import_module(module)
         connect_inbound_signals()
         # No sender: deleting a step of any subclass (a shop's too) must be seen.
         pre_delete.connect(_on_step_delete, dispatch_uid="postpurchase.step_delete")

@@ -9,10 +9,11 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
-from .conf import DEFAULTS, get_setting, user_settings
-from .contrib.celery import BEAT_INSTALLED, CELERY_INSTALLED, celery_mode
-from .delivery import backend_problems
-from .exceptions import PostpurchaseConfigurationError
+from postpurchase.adapters import get_adapter
+from postpurchase.conf import DEFAULTS, get_setting, user_settings
+from postpurchase.contrib.celery import BEAT_INSTALLED, CELERY_INSTALLED, celery_mode
+from postpurchase.delivery import backend_problems
+from postpurchase.exceptions import PostpurchaseConfigurationError
 
 
 @register(Tags.compatibility)
@@ -37,8 +38,6 @@ def check_settings(app_configs=None, **kwargs):
         except PostpurchaseConfigurationError as exc:
             errors.append(Error(str(exc), id="postpurchase.E003"))
     try:
-        from .adapters import get_adapter
-
         get_adapter()
     except PostpurchaseConfigurationError as exc:
         errors.append(Error(str(exc), id="postpurchase.E004"))

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .exceptions import PostpurchaseConfigurationError
+from postpurchase.exceptions import PostpurchaseConfigurationError
 
 UNSET: Any = object()
 

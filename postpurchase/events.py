@@ -9,10 +9,18 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .adapters import clean_snapshot, email_problem, get_adapter, strip_nul, warn_stripped
-from .conf import get_setting
-from .exceptions import AdapterError, InvalidEventError
-from .models import Event
+from postpurchase import signals
+from postpurchase.adapters import (
+    clean_snapshot,
+    email_problem,
+    get_adapter,
+    strip_nul,
+    warn_stripped,
+)
+from postpurchase.conf import get_setting
+from postpurchase.engine import record_event, upsert_contact
+from postpurchase.exceptions import AdapterError, InvalidEventError
+from postpurchase.models import Event
 
 _NAME_MAX = 100
 #: What Event.ref and Event.order_ref (and Enrollment.order_ref) hold.
@@ -52,14 +60,12 @@ def track(
 ) -> Event:
     """Record a custom event (e.g. ``product_viewed``) for the customer with ``email``.
 
-    Enrols them in live flows triggered by ``name`` and exits flows that list it as an
+    Enrolls them in live flows triggered by ``name`` and exits flows that list it as an
     exit event. ``data`` must be JSON-serializable (templates see it as ``event``);
     an order snapshot under ``data["order"]`` becomes the enrollment's snapshot, which
     templates see as ``order``.
     ``contact`` may carry first_name, last_name, locale and timezone.
     """
-    from .engine import record_event, upsert_contact
-
     if not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX or "\x00" in name:
         raise InvalidEventError(
             f"An event name must be a non-empty string of at most {_NAME_MAX} "
@@ -97,8 +103,6 @@ def track(
 
 def track_order(name: str, order: Any, data: dict[str, Any] | None = None) -> Event:
     """Record an order event: snapshot the order through the adapter, then track it."""
-    from .engine import record_event, upsert_contact
-
     adapter = get_adapter()
     ref = clean_ref(adapter.order_ref(order), "The adapter's order_ref()", AdapterError)
     snapshot = clean_snapshot(adapter.order_snapshot(order))
@@ -108,8 +112,6 @@ def track_order(name: str, order: Any, data: dict[str, Any] | None = None) -> Ev
 
 
 def track_review(review: Any, data: dict[str, Any] | None = None) -> Event:
-    from .engine import record_event, upsert_contact
-
     adapter = get_adapter()
     ref = clean_ref(adapter.review_ref(review), "The adapter's review_ref()", AdapterError)
     snapshot = clean_snapshot(adapter.review_snapshot(review), what="review")
@@ -159,8 +161,6 @@ def _track_review_event(_name: str, review: Any, data: dict[str, Any] | None) ->
 
 
 def connect_inbound_signals() -> None:
-    from . import signals
-
     for name, signal in signals.ORDER_SIGNALS.items():
         signal.connect(_order_receiver(name), weak=False, dispatch_uid=f"postpurchase.{name}")
     signals.review_submitted.connect(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .conf import get_setting
-from .results import Fail, StepResult, Wait
+from postpurchase.conf import get_setting
+from postpurchase.results import Fail, StepResult, Wait
 
 
 def backoff(attempts: int, now: datetime) -> datetime:

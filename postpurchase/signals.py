@@ -2,7 +2,7 @@
 
 Inbound: send them from the shop when an order changes, e.g.
 ``order_placed.send(sender=Order, order=order)``. Each one records an event for the
-order's customer, enrols them in matching live flows and exits flows that list the
+order's customer, enrolls them in matching live flows and exits flows that list the
 event among their exit events.
 
 Outbound: receive them to extend the app (award bonus points, sync a CRM, ...). They

@@ -1,7 +1,7 @@
 """Demo catalog, customers and order history. Safe to run again: it adds what is missing.
 
 Past orders are written with ``bulk_create`` and no signals, so loading history never
-enrols anyone in a flow or sends mail.
+enrolls anyone in a flow or sends mail.
 """
 
 from __future__ import annotations

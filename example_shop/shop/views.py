@@ -12,7 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from postpurchase.coupons import give_back_code_attempt, take_code_attempt
-from postpurchase.ratelimit import client_address
+from postpurchase.public.ratelimit import client_address
 
 from .cart import Cart
 from .checkout import CheckoutError, CouponRejected, place_order

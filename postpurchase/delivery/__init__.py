@@ -12,12 +12,17 @@ The guarantees (what may be sent twice, when, and how it is recorded) are descri
 docs/production.md.
 """
 
-from ..shutdown import request_stop
-from .compat import backend_problems
-from .content import email_context, items_left_to_review, render_message, step_coupon
-from .email import build_email, esp_name, from_email, recipient
-from .resend import RESENDABLE, resend_messages
-from .step import ensure_messages, send_step_emails
+from postpurchase.delivery.compat import backend_problems
+from postpurchase.delivery.compose import build_email, esp_name, from_email, recipient
+from postpurchase.delivery.content import (
+    email_context,
+    items_left_to_review,
+    render_message,
+    step_coupon,
+)
+from postpurchase.delivery.resend import RESENDABLE, resend_messages
+from postpurchase.delivery.step import ensure_messages, send_step_emails
+from postpurchase.shutdown import request_stop
 
 __all__ = [
     "RESENDABLE",

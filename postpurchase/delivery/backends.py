@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from anymail.backends.resend import EmailBackend as AnymailResendBackend
 
-from .email import META_MESSAGE
+from postpurchase.delivery.compose import META_MESSAGE
 
 
 class ResendEmailBackend(AnymailResendBackend):

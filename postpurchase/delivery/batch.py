@@ -23,16 +23,16 @@ from typing import Any
 
 from django.db import transaction
 
-from .. import clock, signals
-from ..conf import get_setting
-from ..db import update_rows
-from ..models import Message
-from ..rendering import RenderedEmail
-from ..shutdown import stopping
-from . import errors
-from .email import esp_name
-from .mail_dir import write_to_mail_dir
-from .sender import Outcome, get_sender
+from postpurchase import clock, signals
+from postpurchase.conf import get_setting
+from postpurchase.delivery import errors
+from postpurchase.delivery.compose import esp_name
+from postpurchase.delivery.mail_dir import write_to_mail_dir
+from postpurchase.delivery.sender import Outcome, get_sender
+from postpurchase.email.rendering import RenderedEmail
+from postpurchase.engine.db import update_rows
+from postpurchase.models import Message
+from postpurchase.shutdown import stopping
 
 logger = logging.getLogger("postpurchase.delivery")
 

@@ -15,8 +15,8 @@ from anymail.exceptions import AnymailError
 from django.core.mail import get_connection
 from django.utils.translation import gettext as _
 
-from ..rendering import RenderedEmail
-from .email import build_email
+from postpurchase.delivery.compose import build_email
+from postpurchase.email.rendering import RenderedEmail
 
 _SAMPLE = RenderedEmail(
     language="en", subject="Sample", preheader="", html="<p>Sample</p>", text="Sample"

@@ -6,17 +6,17 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from .. import clock
-from ..adapters import get_adapter
-from ..conf import brand, site_url
-from ..coupons import issue_for_message
-from ..engine.context import Batch, StepContext
-from ..exceptions import AdapterCallError, TemplateRenderError
-from ..rendering import RenderedEmail, render_template
-from ..tokens import unsubscribe_url
+from postpurchase import clock
+from postpurchase.adapters import get_adapter
+from postpurchase.conf import brand, site_url
+from postpurchase.coupons import issue_for_message
+from postpurchase.email.rendering import RenderedEmail, render_template
+from postpurchase.engine.context import Batch, StepContext
+from postpurchase.exceptions import AdapterCallError, TemplateRenderError
+from postpurchase.public.tokens import unsubscribe_url
 
 if TYPE_CHECKING:
-    from ..models import EmailStep, Message
+    from postpurchase.models import EmailStep, Message
 
 
 def step_coupon(step: EmailStep, message: Message, ctx: StepContext):

@@ -30,7 +30,7 @@ from anymail.exceptions import (
 )
 from django.core.exceptions import ImproperlyConfigured
 
-from ..privacy import redact
+from postpurchase.privacy import redact
 
 CONFIG = "config"
 REFUSED = "refused"

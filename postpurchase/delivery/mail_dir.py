@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ..conf import get_setting
-from ..models import Message
-from ..rendering import RenderedEmail
+from postpurchase.conf import get_setting
+from postpurchase.email.rendering import RenderedEmail
+from postpurchase.models import Message
 
 logger = logging.getLogger("postpurchase.delivery")
 

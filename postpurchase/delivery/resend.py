@@ -14,14 +14,14 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from .. import clock
-from ..engine.context import Batch
-from ..exceptions import TemplateRenderError
-from ..models import Message
-from .batch import Job, deliver
-from .content import message_step, render_message
-from .email import build_email
-from .sender import Outcome
+from postpurchase import clock
+from postpurchase.delivery.batch import Job, deliver
+from postpurchase.delivery.compose import build_email
+from postpurchase.delivery.content import message_step, render_message
+from postpurchase.delivery.sender import Outcome
+from postpurchase.engine.context import Batch
+from postpurchase.exceptions import TemplateRenderError
+from postpurchase.models import Message
 
 RESENDABLE = (Message.Status.FAILED, Message.Status.UNKNOWN)
 

@@ -28,9 +28,9 @@ from django.core.mail import get_connection
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from ..conf import get_setting
-from ..ratelimit import increment
-from . import errors
+from postpurchase.conf import get_setting
+from postpurchase.delivery import errors
+from postpurchase.public.ratelimit import increment
 
 logger = logging.getLogger("postpurchase.delivery")
 

@@ -16,23 +16,23 @@ from anymail.exceptions import AnymailInvalidAddress
 from django.db import transaction
 from django.db.models import Q
 
-from .. import clock
-from ..conf import get_setting
-from ..exceptions import AdapterCallError, TemplateRenderError
-from ..models import Message
-from ..privacy import contact_names
-from ..rendering import render_template
-from ..results import Exit, Fail, Next, StepResult, Wait
-from ..retries import backoff, retry_step
-from . import errors
-from .batch import Job, deliver
-from .content import email_context, message_language, step_coupon
-from .email import build_email
-from .sender import Outcome
+from postpurchase import clock
+from postpurchase.conf import get_setting
+from postpurchase.delivery import errors
+from postpurchase.delivery.batch import Job, deliver
+from postpurchase.delivery.compose import build_email
+from postpurchase.delivery.content import email_context, message_language, step_coupon
+from postpurchase.delivery.sender import Outcome
+from postpurchase.email.rendering import render_template
+from postpurchase.exceptions import AdapterCallError, TemplateRenderError
+from postpurchase.models import Message
+from postpurchase.privacy import contact_names
+from postpurchase.results import Exit, Fail, Next, StepResult, Wait
+from postpurchase.retries import backoff, retry_step
 
 if TYPE_CHECKING:
-    from ..engine.context import StepContext
-    from ..models import EmailStep
+    from postpurchase.engine.context import StepContext
+    from postpurchase.models import EmailStep
 
 logger = logging.getLogger("postpurchase.delivery")
 

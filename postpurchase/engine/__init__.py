@@ -3,16 +3,15 @@
 Plain functions only; Celery tasks, management commands and the demo call these.
 """
 
-from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
-from .enrolment import (
-    enrol,
+from postpurchase.engine.enrollment import (
+    enroll,
     exit_enrollment,
     exit_for_event,
     record_event,
     retry,
     upsert_contact,
 )
-from .scheduler import (
+from postpurchase.engine.scheduler import (
     advance_due,
     claim_due,
     count_due,
@@ -22,6 +21,7 @@ from .scheduler import (
     run_enrollments,
     run_scheduler,
 )
+from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult, Wait
 
 __all__ = [
     "Exit",
@@ -33,7 +33,7 @@ __all__ = [
     "advance_due",
     "claim_due",
     "count_due",
-    "enrol",
+    "enroll",
     "exit_enrollment",
     "exit_for_event",
     "next_due_at",

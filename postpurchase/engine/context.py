@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from postpurchase.models import Step
+
 if TYPE_CHECKING:
-    from ..models import Contact, Enrollment, Flow, Step
+    from postpurchase.models import Contact, Enrollment, Flow, Step
 
 
 @dataclass
@@ -29,8 +31,6 @@ class Batch:
     def steps(self, flow_id: int) -> list[Step]:
         steps = self.steps_by_flow.get(flow_id)
         if steps is None:
-            from ..models import Step
-
             steps = list(Step.objects.filter(flow_id=flow_id).order_by("position", "id"))
             self.steps_by_flow[flow_id] = steps
             self.index_by_flow[flow_id] = {s.pk: i for i, s in enumerate(steps)}

@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import close_old_connections, transaction
 
-from ..conf import get_setting
-from ..exceptions import PostpurchaseConfigurationError
-from .scheduler import run_enrollments
+from postpurchase.conf import get_setting
+from postpurchase.engine.scheduler import run_enrollments
+from postpurchase.exceptions import PostpurchaseConfigurationError
 
 logger = logging.getLogger("postpurchase.engine")
 

@@ -18,9 +18,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 
-from .. import clock
-from ..conf import get_setting
-from ..models import Enrollment
+from postpurchase import clock
+from postpurchase.conf import get_setting
+from postpurchase.models import Enrollment
 
 
 class Lease:

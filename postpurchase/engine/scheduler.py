@@ -18,14 +18,14 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Min, Q
 
-from .. import clock, shutdown, signals
-from ..conf import get_setting
-from ..db import update_rows
-from ..models import Enrollment, Flow, Step
-from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
-from ..retries import retry_step
-from .context import Batch, StepContext
-from .lease import Lease
+from postpurchase import clock, shutdown, signals
+from postpurchase.conf import get_setting
+from postpurchase.engine.context import Batch, StepContext
+from postpurchase.engine.db import update_rows
+from postpurchase.engine.lease import Lease
+from postpurchase.models import Enrollment, Flow, Step
+from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult, Wait
+from postpurchase.retries import retry_step
 
 logger = logging.getLogger("postpurchase.engine")
 
@@ -353,7 +353,7 @@ def advance_due(now: datetime | None = None, limit: int | None = None) -> int:
 
 
 def run_enrollments(ids: list[int], now: datetime | None = None) -> int:
-    """Advance these enrollments if they are due and free (a wake-up after enrolment)."""
+    """Advance these enrollments if they are due and free (a wake-up after enrollment)."""
     now = now or clock.now()
     _, enrollments = claim_due(now, limit=len(ids), ids=list(ids))
     return process(enrollments, now)

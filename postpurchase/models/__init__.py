@@ -1,15 +1,22 @@
 """Models: one module per concept."""
 
-from .contacts import Contact, normalize_email
-from .coupons import Coupon, CouponPolicy, CouponRedemption
-from .email_templates import EmailContent, EmailTemplate
-from .enrollments import Enrollment
-from .events import Event
-from .flows import Flow
-from .messages import Message
-from .nps import NPSResponse, NPSStep
-from .records import StepRecord
-from .steps import ConditionStep, DelayStep, EmailStep, NotifyStaffStep, SignalStep, Step
+from postpurchase.models.contacts import Contact, normalize_email
+from postpurchase.models.coupons import Coupon, CouponPolicy, CouponRedemption
+from postpurchase.models.email_templates import EmailContent, EmailTemplate
+from postpurchase.models.enrollments import Enrollment
+from postpurchase.models.events import Event
+from postpurchase.models.flows import Flow
+from postpurchase.models.messages import Message
+from postpurchase.models.nps import NPSResponse, NPSStep
+from postpurchase.models.records import StepRecord
+from postpurchase.models.steps import (
+    ConditionStep,
+    DelayStep,
+    EmailStep,
+    NotifyStaffStep,
+    SignalStep,
+    Step,
+)
 
 __all__ = [
     "ConditionStep",

@@ -6,7 +6,7 @@ from django.core.validators import validate_email
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import ClockDateTimeField
+from postpurchase.models.fields import ClockDateTimeField
 
 #: What Contact.email holds (and SMTP carries: RFC 5321's path limit); Django's
 #: validator alone would take up to 320 characters.

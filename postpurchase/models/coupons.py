@@ -7,6 +7,7 @@ The functions that issue, check, redeem and expire codes live in
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -15,7 +16,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .fields import ClockDateTimeField
+from postpurchase.models.fields import ClockDateTimeField
+from postpurchase.templatetags.postpurchase_email import money
+from postpurchase.windows import zone
 
 #: Letters and digits that cannot be mistaken for one another: no 0/O, 1/I/L.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -256,8 +259,6 @@ class Coupon(models.Model):
     @property
     def value_text(self) -> str:
         """What the code is worth, in the active language: "10%", "500 ₽", "$5"."""
-        from ..templatetags.postpurchase_email import money
-
         if self.kind == CouponPolicy.Kind.PERCENT and self.percent is not None:
             return f"{money(self.percent)}%"
         if self.kind == CouponPolicy.Kind.FIXED and self.amount is not None:
@@ -267,16 +268,13 @@ class Coupon(models.Model):
     @property
     def minimum_text(self) -> str:
         """The minimum order total with its currency, or "" when there is none."""
-        from ..templatetags.postpurchase_email import money
-
         return money(self.minimum_total, self.currency) if self.minimum_total else ""
 
     @property
     def expires_on(self):
         """The last valid day in the contact's time zone (show it with ``|date``)."""
-        from ..coupons import expires_on
-
-        return expires_on(self)
+        moment = self.expires_at - timedelta(microseconds=1)
+        return moment.astimezone(zone(self.contact.timezone)).date()
 
     @property
     def is_free_shipping(self) -> bool:

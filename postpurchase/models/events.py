@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import ClockDateTimeField
+from postpurchase.models.fields import ClockDateTimeField
 
 
 class Event(models.Model):

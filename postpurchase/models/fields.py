@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from .. import clock
+from postpurchase import clock
 
 
 class ClockDateTimeField(models.DateTimeField):

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import ClockDateTimeField
-from .steps import ConditionStep
+from postpurchase.models.fields import ClockDateTimeField
+from postpurchase.models.steps import ConditionStep
 
 # Checks a trigger filter may use: those that need only the order and the contact.
 TRIGGER_FILTER_CHECKS = ("order_total", "order_contains", "item_field_present", "contact_attribute")
@@ -32,7 +34,7 @@ class Flow(models.Model):
         _("trigger event"),
         max_length=100,
         db_index=True,
-        help_text=_('The event that enrols a contact, e.g. "order_placed".'),
+        help_text=_('The event that enrolls a contact, e.g. "order_placed".'),
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
@@ -59,7 +61,7 @@ class Flow(models.Model):
         ),
     )
     # Trigger filter: only trigger events whose order (or contact) passes this check
-    # enrol. The same checks as a condition step, limited to what is known at enrolment.
+    # enroll. The same checks as a condition step, limited to what is known at enrollment.
     filter_condition = models.CharField(
         _("trigger filter"),
         max_length=20,
@@ -71,7 +73,7 @@ class Flow(models.Model):
             if check.value in TRIGGER_FILTER_CHECKS
         ]
         + [("event_data", _("a field of the trigger event's data compares to a value"))],
-        help_text=_("Leave empty to enrol on every trigger event."),
+        help_text=_("Leave empty to enroll on every trigger event."),
     )
     filter_field = models.CharField(
         _("filter: field"),
@@ -113,10 +115,60 @@ class Flow(models.Model):
                 {"reentry_days": _("Set the number of days (1 or more) for this re-entry.")}
             )
         if self.filter_condition:
-            from ..trigger_filters import validate_trigger_filter
-
             validate_trigger_filter(self)
 
     @property
     def is_live(self) -> bool:
         return self.status == self.Status.LIVE
+
+
+# Condition fields -> the flow's filter fields, to report errors where staff type.
+_FIELDS = {
+    "condition": "filter_condition",
+    "field": "filter_field",
+    "operator": "filter_operator",
+    "value": "filter_value",
+    "amount": "filter_value",
+}
+
+
+#: The filter that compares a field of the trigger event's data (not a condition check).
+EVENT_DATA = "event_data"
+
+
+def as_condition(flow: Flow) -> ConditionStep:
+    """An unsaved condition step carrying the flow's filter, for the shared checks."""
+    amount = None
+    if flow.filter_condition == ConditionStep.Check.ORDER_TOTAL:
+        try:
+            amount = Decimal(flow.filter_value.strip().replace(",", "."))
+        except (InvalidOperation, ValueError):
+            amount = None
+    return ConditionStep(
+        # An event data field compares like a contact attribute (numbers as numbers).
+        condition=(
+            ConditionStep.Check.CONTACT_ATTRIBUTE
+            if flow.filter_condition == EVENT_DATA
+            else flow.filter_condition
+        ),
+        field=flow.filter_field,
+        operator=flow.filter_operator,
+        value=flow.filter_value,
+        amount=amount,
+    )
+
+
+def validate_trigger_filter(flow: Flow) -> None:
+    """Raise ValidationError on the flow's filter fields if the filter is incomplete."""
+    if flow.filter_condition == ConditionStep.Check.ORDER_TOTAL and flow.filter_value.strip():
+        if as_condition(flow).amount is None:
+            raise ValidationError({"filter_value": _("Enter the amount as a number.")})
+    try:
+        as_condition(flow).clean()
+    except ValidationError as exc:
+        errors: dict[str, list[str]] = {}
+        for key, messages in exc.message_dict.items():
+            if key in _FIELDS:  # branch settings belong to steps, not to filters
+                errors.setdefault(_FIELDS[key], []).extend(messages)
+        if errors:
+            raise ValidationError(errors) from exc

@@ -8,7 +8,7 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .steps import EmailStep
+from postpurchase.models.steps import EmailStep
 
 
 class NPSStep(EmailStep):

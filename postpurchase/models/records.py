@@ -5,7 +5,7 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .fields import ClockDateTimeField
+from postpurchase.models.fields import ClockDateTimeField
 
 
 class StepRecord(models.Model):

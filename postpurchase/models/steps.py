@@ -1,7 +1,10 @@
 """Steps of a flow. Each kind is a polymorphic subclass of :class:`Step`.
 
 To add a kind, subclass ``Step`` and implement ``execute(ctx)`` returning a
-:class:`postpurchase.results.StepResult`; the engine needs no change. A step whose work
+:class:`postpurchase.results.StepResult`; the engine needs no change. The built-in kinds
+keep their behaviour in :mod:`postpurchase.steps` (one module per kind), which registers
+it here with :func:`register_behaviour` when the app loads: so this model module imports
+no service code, and the services may import the models. A step whose work
 batches well (one query for many enrollments) may also override ``execute_batch``.
 ``execute`` may run again for the same enrollment (a delay checked twice, a retry after
 a crash), so make it idempotent: record what it did before acting, as EmailStep does
@@ -11,8 +14,10 @@ with its Message row.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
@@ -21,15 +26,48 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from polymorphic.models import PolymorphicModel
 
-from ..results import Exit, Fail, JumpTo, Next, StepResult, Wait
-from ..windows import ALL_WEEKDAYS, next_allowed, zone
+from postpurchase.models.events import Event
+from postpurchase.results import Exit, Fail, Next, StepResult, Wait
+from postpurchase.windows import ALL_WEEKDAYS, next_allowed, zone
 
 if TYPE_CHECKING:
-    from ..engine.context import StepContext
-    from .enrollments import Enrollment
-    from .events import Event
+    from postpurchase.engine.context import StepContext
+    from postpurchase.models.enrollments import Enrollment
+    from postpurchase.models.events import Event
 
 logger = logging.getLogger("postpurchase.engine")
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a step kind does, when the model class does not say it itself."""
+
+    execute: Callable[[Any, StepContext], StepResult] | None = None
+    execute_batch: Callable[[Any, list[StepContext]], list[StepResult]] | None = None
+    clean: Callable[[Any], None] | None = None
+
+
+_BEHAVIOURS: dict[type, Behaviour] = {}
+
+
+def register_behaviour(
+    model: type[Step],
+    *,
+    execute: Callable[[Any, StepContext], StepResult] | None = None,
+    execute_batch: Callable[[Any, list[StepContext]], list[StepResult]] | None = None,
+    clean: Callable[[Any], None] | None = None,
+) -> None:
+    """Give ``model`` (and its subclasses) a behaviour: ``execute(step, ctx)``,
+    ``execute_batch(step, contexts)`` and ``clean(step)``. A subclass that defines the
+    method itself keeps its own."""
+    _BEHAVIOURS[model] = Behaviour(execute, execute_batch, clean)
+
+
+def behaviour_of(model: type[Step]) -> Behaviour:
+    for klass in model.__mro__:
+        if klass in _BEHAVIOURS:
+            return _BEHAVIOURS[klass]
+    return Behaviour()
 
 
 class Step(PolymorphicModel):
@@ -48,13 +86,25 @@ class Step(PolymorphicModel):
     def __str__(self) -> str:
         return self.name or f"{self._meta.verbose_name} #{self.position}"
 
+    def clean(self) -> None:
+        super().clean()
+        check = behaviour_of(type(self)).clean
+        if check is not None:
+            check(self)
+
     def execute(self, ctx: StepContext) -> StepResult:
-        raise NotImplementedError(f"{type(self).__name__} must implement execute(ctx)")
+        run = behaviour_of(type(self)).execute
+        if run is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement execute(ctx)")
+        return run(self, ctx)
 
     def execute_batch(self, contexts: list[StepContext]) -> list[StepResult]:
         """Run this step for several enrollments standing on it; one result each, in
         order. The default calls ``execute`` for each; an exception there halts only
         that enrollment (``Fail``), so staff can fix the step and retry it."""
+        run = behaviour_of(type(self)).execute_batch
+        if run is not None:
+            return run(self, contexts)
         results: list[StepResult] = []
         for ctx in contexts:
             try:
@@ -269,8 +319,6 @@ class DelayStep(Step):
         """The first ``event_name`` event of the enrollment's contact after the trigger
         (not the trigger itself) and not after ``before``, about the same order if both
         have an order reference."""
-        from .events import Event
-
         events = Event.objects.filter(
             contact_id=enrollment.contact_id,
             name=self.event_name,
@@ -346,11 +394,6 @@ class EmailStep(Step):
 
     def execute(self, ctx: StepContext) -> StepResult:
         return self.execute_batch([ctx])[0]
-
-    def execute_batch(self, contexts: list[StepContext]) -> list[StepResult]:
-        from ..delivery import send_step_emails
-
-        return send_step_emails(self, contexts)
 
 
 class ConditionStep(Step):
@@ -450,35 +493,6 @@ class ConditionStep(Step):
         verbose_name = _("condition")
         verbose_name_plural = _("conditions")
 
-    def clean(self) -> None:
-        from ..conditions import validate_condition
-
-        validate_condition(self)
-
-    def execute(self, ctx: StepContext) -> StepResult:
-        from ..conditions import evaluate
-
-        if evaluate(self, ctx):
-            return self._act(ctx, True, self.then_action, self.then_step_id, self.then_reason)
-        return self._act(ctx, False, self.else_action, self.else_step_id, self.else_reason)
-
-    def _act(
-        self, ctx: StepContext, answer: bool, action: str, target_id: int | None, reason: str
-    ) -> StepResult:
-        if action == self.Action.EXIT:
-            return Exit(reason or f"condition {self.condition} was {'true' if answer else 'false'}")
-        if action == self.Action.JUMP:
-            # The target as the engine holds it (a real subclass instance of this flow).
-            index = ctx.batch.step_index(ctx.enrollment.flow_id).get(target_id)
-            if index is None:
-                which = "then" if answer else "else"
-                return Fail(
-                    f"Step {self}: the {which} jump target was deleted or is in another "
-                    "flow; fix the condition and retry."
-                )
-            return JumpTo(ctx.batch.steps(ctx.enrollment.flow_id)[index])
-        return Next()
-
 
 class NotifyStaffStep(Step):
     """Email the shop's team (e.g. customer service) about this order: a plain-text
@@ -508,16 +522,6 @@ class NotifyStaffStep(Step):
         verbose_name = _("notify staff")
         verbose_name_plural = _("notify staff")
 
-    def clean(self) -> None:
-        from ..actions import validate_notify_staff
-
-        validate_notify_staff(self)
-
-    def execute(self, ctx: StepContext) -> StepResult:
-        from ..actions import notify_staff
-
-        return notify_staff(self, ctx)
-
 
 class SignalStep(Step):
     """Send the ``postpurchase.signals.step_action`` signal with a named action, for
@@ -535,8 +539,3 @@ class SignalStep(Step):
     class Meta:
         verbose_name = _("signal")
         verbose_name_plural = _("signals")
-
-    def execute(self, ctx: StepContext) -> StepResult:
-        from ..actions import fire_signal
-
-        return fire_signal(self, ctx)

@@ -14,7 +14,7 @@ files
 Installing is idempotent: a flow or template with the recipe's slug is left as it is
 (staff may have edited, paused or launched it), so installing twice never duplicates
 anything and never changes a flow's status. Going live goes through
-:func:`postpurchase.validation.launch`, the check the admin's "Go live" runs.
+:func:`postpurchase.flows.validation.launch`, the check the admin's "Go live" runs.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..exceptions import FlowDefinitionError, FlowNotLaunchedError
-from ..models import (
+from postpurchase.exceptions import FlowDefinitionError, FlowNotLaunchedError
+from postpurchase.flows.validation import launch
+from postpurchase.models import (
     ConditionStep,
+    CouponPolicy,
     DelayStep,
     EmailContent,
     EmailStep,
@@ -38,8 +40,7 @@ from ..models import (
     SignalStep,
     Step,
 )
-from ..validation import launch
-from .catalog import CATALOG
+from postpurchase.recipes.catalog import CATALOG
 
 EMAILS_DIR = Path(__file__).parent / "emails"
 
@@ -163,8 +164,6 @@ def _install(slug: str) -> tuple[Flow, bool]:
 def install_coupon_policy(spec: dict[str, Any]):
     """The coupon policy a recipe's email step names (``"coupon_policy": {"name": ...,
     "kind": ..., ...}``): found by name, created (and validated) the first time."""
-    from ..models import CouponPolicy
-
     fields = dict(spec)
     name = fields.pop("name")
     policy = CouponPolicy.objects.filter(name=name).first()

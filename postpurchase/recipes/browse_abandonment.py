@@ -7,7 +7,7 @@ price, currency). Adding to the cart (``cart_updated``) or ordering ends the flo
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 BROWSE_ABANDONMENT = {
     "slug": "browse-abandonment",

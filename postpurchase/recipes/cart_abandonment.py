@@ -8,7 +8,7 @@ Ordering (``order_placed``) or emptying the cart ends the flow.
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 CART_ABANDONMENT = {
     "slug": "cart-abandonment",

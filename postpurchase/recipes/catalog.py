@@ -1,17 +1,17 @@
 """The recipes this app ships, in the order the admin and ``list`` show them."""
 
-from .browse_abandonment import BROWSE_ABANDONMENT
-from .cart_abandonment import CART_ABANDONMENT
-from .nps import NPS_DETRACTOR_ALERT, NPS_PROMOTER_REVIEW, NPS_SURVEY
-from .order_delivered import ORDER_DELIVERED
-from .order_processing import ORDER_PROCESSING
-from .order_shipped import ORDER_SHIPPED
-from .post_purchase import POST_PURCHASE_SERIES
-from .referral_invite import REFERRAL_INVITE
-from .review_after_delivery import REVIEW_AFTER_DELIVERY
-from .review_thank_you import REVIEW_THANK_YOU
-from .social_invite import SOCIAL_INVITE
-from .usage_tips import USAGE_TIPS
+from postpurchase.recipes.browse_abandonment import BROWSE_ABANDONMENT
+from postpurchase.recipes.cart_abandonment import CART_ABANDONMENT
+from postpurchase.recipes.nps import NPS_DETRACTOR_ALERT, NPS_PROMOTER_REVIEW, NPS_SURVEY
+from postpurchase.recipes.order_delivered import ORDER_DELIVERED
+from postpurchase.recipes.order_processing import ORDER_PROCESSING
+from postpurchase.recipes.order_shipped import ORDER_SHIPPED
+from postpurchase.recipes.post_purchase import POST_PURCHASE_SERIES
+from postpurchase.recipes.referral_invite import REFERRAL_INVITE
+from postpurchase.recipes.review_after_delivery import REVIEW_AFTER_DELIVERY
+from postpurchase.recipes.review_thank_you import REVIEW_THANK_YOU
+from postpurchase.recipes.social_invite import SOCIAL_INVITE
+from postpurchase.recipes.usage_tips import USAGE_TIPS
 
 CATALOG = [
     POST_PURCHASE_SERIES,

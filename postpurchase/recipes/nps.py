@@ -5,7 +5,7 @@ on its data (``category``)."""
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 NPS_SURVEY = {
     "slug": "nps-survey",

@@ -7,7 +7,7 @@ the order; without it the email explains the idea and points to the shop.
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 REFERRAL_INVITE = {
     "slug": "referral-invite",

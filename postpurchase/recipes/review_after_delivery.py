@@ -3,7 +3,7 @@ ask for a review of each item; stop if the customer reviews first or gets a refu
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 REVIEW_AFTER_DELIVERY = {
     "slug": "review-after-delivery",

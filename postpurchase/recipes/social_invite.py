@@ -3,7 +3,7 @@ the brand's profiles and share a photo of the purchase."""
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 SOCIAL_INVITE = {
     "slug": "social-invite",

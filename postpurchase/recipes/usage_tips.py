@@ -7,7 +7,7 @@ them; orders where no item has tips leave the flow at the condition.
 
 from django.utils.translation import gettext_noop as _
 
-from .timing import SEND_WINDOW
+from postpurchase.recipes.timing import SEND_WINDOW
 
 USAGE_TIPS = {
     "slug": "usage-tips",

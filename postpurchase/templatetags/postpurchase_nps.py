@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from django import template
 
+from postpurchase.conf import get_setting
+from postpurchase.nps import SCORES, category_for
+from postpurchase.nps import nps_url as url
+
 register = template.Library()
 
 #: Cell colours of the scale: detractors, passives, promoters.
@@ -16,16 +20,11 @@ COLOURS = {"detractor": "#e4572e", "passive": "#f3a712", "promoter": "#29a36a"}
 
 @register.simple_tag(takes_context=True)
 def nps_url(context, score) -> str:
-    from ..nps import nps_url as url
-
     return url(context.get("message_id") or "preview", int(score))
 
 
 @register.simple_tag(takes_context=True)
 def nps_scale_links(context) -> list[tuple[int, str, str]]:
-    from ..nps import SCORES, category_for
-    from ..nps import nps_url as url
-
     message_id = context.get("message_id") or "preview"
     return [(score, url(message_id, score), COLOURS[category_for(score)]) for score in SCORES]
 
@@ -33,6 +32,4 @@ def nps_scale_links(context) -> list[tuple[int, str, str]]:
 @register.simple_tag
 def review_platforms() -> list[dict[str, str]]:
     """POSTPURCHASE["REVIEW_PLATFORMS"]: where promoters may review the shop."""
-    from ..conf import get_setting
-
     return [dict(p) for p in get_setting("REVIEW_PLATFORMS")]

@@ -9,8 +9,8 @@ from typing import Any
 
 import factory
 
-from .. import clock
-from ..models import (
+from postpurchase import clock
+from postpurchase.models import (
     ConditionStep,
     Contact,
     DelayStep,
@@ -176,7 +176,7 @@ class SignalStepFactory(factory.django.DjangoModelFactory):
 
 
 class EventFactory(factory.django.DjangoModelFactory):
-    """A stored event (no enrolment or exits: use ``postpurchase.track`` for those)."""
+    """A stored event (no enrollment or exits: use ``postpurchase.track`` for those)."""
 
     class Meta:
         model = Event

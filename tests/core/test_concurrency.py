@@ -32,7 +32,7 @@ def in_thread(target, errors):
     return thread
 
 
-def test_the_same_order_signal_from_two_connections_enrols_once(default_flow):
+def test_the_same_order_signal_from_two_connections_enrolls_once(default_flow):
     inserted = threading.Event()
     errors: list[Exception] = []
 

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from postpurchase.diagram import flow_diagram
+from postpurchase.flows.diagram import flow_diagram
 
 from .helpers import place, run_clock
 

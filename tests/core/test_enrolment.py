@@ -31,7 +31,7 @@ def test_same_order_twice_gives_one_enrollment(flow, django_capture_on_commit_ca
     assert flow.enrollments.get().messages.count() == 1
 
 
-def test_each_order_enrols_once_per_order(flow, django_capture_on_commit_callbacks):
+def test_each_order_enrolls_once_per_order(flow, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         place(number="1")
         place(number="2")
@@ -47,7 +47,7 @@ def test_once_per_contact(flow, django_capture_on_commit_callbacks):
     assert Enrollment.objects.count() == 1
 
 
-def test_draft_and_paused_flows_do_not_enrol(flow):
+def test_draft_and_paused_flows_do_not_enroll(flow):
     for status in (Flow.Status.DRAFT, Flow.Status.PAUSED):
         flow.status = status
         flow.save()
@@ -55,7 +55,7 @@ def test_draft_and_paused_flows_do_not_enrol(flow):
     assert Enrollment.objects.count() == 0
 
 
-def test_other_triggers_do_not_enrol(flow):
+def test_other_triggers_do_not_enroll(flow):
     track("product_viewed", email="anna@example.com")
     assert Enrollment.objects.count() == 0
 

@@ -9,7 +9,7 @@ import pytest
 from anymail.exceptions import AnymailInvalidAddress
 
 from postpurchase import clock, engine, signals, track
-from postpurchase.delivery.email import recipient
+from postpurchase.delivery.compose import recipient
 from postpurchase.engine.context import Batch, StepContext
 from postpurchase.exceptions import AdapterError, InvalidEventError
 from postpurchase.models import Message, SignalStep, Step

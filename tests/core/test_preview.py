@@ -7,8 +7,8 @@ from django.contrib.auth.models import Permission
 from django.core import mail
 from django.urls import reverse
 
+from postpurchase.email.previews import SAMPLE_ORDER, preview_step
 from postpurchase.models import EmailStep, Message
-from postpurchase.previews import SAMPLE_ORDER, preview_step
 
 from .helpers import place
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from postpurchase import nps, urls
 from postpurchase.models import Contact, Event, Message, NPSResponse
+from postpurchase.public.tokens import UNSUBSCRIBE_SALT, make_unsubscribe_token
 from postpurchase.testing.factories import ContactFactory, EnrollmentFactory
-from postpurchase.tokens import UNSUBSCRIBE_SALT, make_unsubscribe_token
 
 pytestmark = pytest.mark.django_db
 

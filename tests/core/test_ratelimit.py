@@ -10,8 +10,8 @@ from django.core.cache import cache
 from django.core.checks import run_checks
 from django.test import RequestFactory
 
-from postpurchase import ratelimit
 from postpurchase.exceptions import PostpurchaseConfigurationError
+from postpurchase.public import ratelimit
 
 LOCMEM = "django.core.cache.backends.locmem.LocMemCache"
 

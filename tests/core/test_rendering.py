@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 
 from postpurchase import engine, recipes
+from postpurchase.email.rendering import pick_language, render_template
 from postpurchase.models import Contact, EmailTemplate
-from postpurchase.rendering import pick_language, render_template
 from postpurchase.testing.factories import (
     ContactFactory,
     EmailContentFactory,

@@ -22,7 +22,7 @@ def sent_offsets(start):
     ]
 
 
-def test_order_placed_enrols_and_thanks_at_once(
+def test_order_placed_enrolls_and_thanks_at_once(
     default_flow, frozen, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):

@@ -72,7 +72,7 @@ def test_a_locale_that_is_no_language_code_is_ignored(flow, warnings):
     assert warned_about(warnings, "contact.locale")
 
 
-def test_an_order_from_the_adapter_with_a_long_locale_enrols(flow, warnings):
+def test_an_order_from_the_adapter_with_a_long_locale_enrolls(flow, warnings):
     signals.order_placed.send(sender=FakeOrder, order=FakeOrder(pk=1, locale="ru-RU-" + "x" * 30))
     assert Contact.objects.get().locale == "ru-ru"
     assert Enrollment.objects.get().order_ref == "fake.order:1"

@@ -19,7 +19,7 @@ def fake_adapter(settings):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "ADAPTER": "tests.core.adapters.FakeAdapter"}
 
 
-def test_an_order_with_nul_bytes_is_stored_and_enrols():
+def test_an_order_with_nul_bytes_is_stored_and_enrolls():
     EmailStepFactory(flow=FlowFactory(trigger="order_placed"))
     items = [{"sku": "BP-1", "name": "Back\x00pack", "qty": 1, "price": "10"}]
     signals.order_placed.send(

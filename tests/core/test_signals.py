@@ -29,7 +29,7 @@ def test_every_order_signal_records_its_event(name):
     assert event.snapshot["number"] == "5"
 
 
-def test_order_placed_enrols_in_live_flow(django_capture_on_commit_callbacks):
+def test_order_placed_enrolls_in_live_flow(django_capture_on_commit_callbacks):
     EmailStepFactory(flow=FlowFactory(trigger="order_placed"))
     with django_capture_on_commit_callbacks(execute=True):
         signals.order_placed.send(sender=FakeOrder, order=FakeOrder(pk=1))

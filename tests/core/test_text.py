@@ -1,4 +1,4 @@
-from postpurchase.text import html_to_text
+from postpurchase.email.text import html_to_text
 
 
 def test_links_keep_their_url_and_images_their_alt():

@@ -1,4 +1,4 @@
-"""A flow's trigger filter decides which trigger events enrol."""
+"""A flow's trigger filter decides which trigger events enroll."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_contact_attribute_filter():
     assert enrolled_numbers() == {"vip"}
 
 
-def test_no_filter_enrols_everyone():
+def test_no_filter_enrolls_everyone():
     flow_with()
     place(number="1")
     assert enrolled_numbers() == {"1"}
@@ -80,7 +80,7 @@ def test_incomplete_filter_names_the_field(filters, field):
 
 
 def test_going_live_checks_the_filter():
-    from postpurchase.validation import launch
+    from postpurchase.flows.validation import launch
 
     flow = FlowFactory(status="draft", filter_condition="order_total", filter_operator=">=")
     EmailStepFactory(flow=flow)

@@ -9,8 +9,8 @@ from django.core import mail
 
 from postpurchase import engine, signals
 from postpurchase.models import Contact, Message
+from postpurchase.public.tokens import make_unsubscribe_token
 from postpurchase.testing.factories import EmailStepFactory, EnrollmentFactory, FlowFactory
-from postpurchase.tokens import make_unsubscribe_token
 
 pytestmark = pytest.mark.django_db
 

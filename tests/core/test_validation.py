@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from postpurchase.flows import duplicate_flow
+from postpurchase.flows.operations import duplicate_flow
+from postpurchase.flows.validation import launch, pause, validate_flow
 from postpurchase.models import Flow, Step
 from postpurchase.testing.factories import (
     DelayStepFactory,
@@ -15,7 +16,6 @@ from postpurchase.testing.factories import (
     EmailTemplateFactory,
     FlowFactory,
 )
-from postpurchase.validation import launch, pause, validate_flow
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
-from postpurchase.admin_coupons import policy_stats
+from postpurchase.admin.coupons import policy_stats
 from postpurchase.coupons import issue_coupon, redeem_coupon
 from postpurchase.models import Coupon, CouponPolicy
 from postpurchase.testing.factories import ContactFactory

@@ -124,7 +124,7 @@ def test_inactive_policy_issues_nothing_and_the_partial_renders_nothing(policy, 
 
 
 def test_preview_shows_a_sample_code(policy, frozen):
-    from postpurchase.previews import preview_step
+    from postpurchase.email.previews import preview_step
 
     step = EmailStepFactory(template=coupon_template(), coupon_policy=policy)
     rendered = preview_step(step)

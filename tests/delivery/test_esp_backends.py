@@ -21,11 +21,11 @@ from django.core.management.base import SystemCheckError
 
 from postpurchase import engine, track
 from postpurchase.checks import check_email_backend
+from postpurchase.flows.validation import validate_flow
 from postpurchase.models import Enrollment, Message
+from postpurchase.public.tokens import read_unsubscribe_token, unsubscribe_url
 from postpurchase.testing.esp import ESPS, fake_esp
 from postpurchase.testing.factories import order_snapshot
-from postpurchase.tokens import read_unsubscribe_token, unsubscribe_url
-from postpurchase.validation import validate_flow
 
 from ..core.helpers import place, run_clock
 

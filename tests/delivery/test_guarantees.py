@@ -40,7 +40,7 @@ def flow():
     return flow
 
 
-def enrol(flow, n: int, **kwargs) -> list[Enrollment]:
+def enroll(flow, n: int, **kwargs) -> list[Enrollment]:
     return [
         EnrollmentFactory(flow=flow, contact__email=f"c{i}@example.com", **kwargs) for i in range(n)
     ]
@@ -60,7 +60,7 @@ def drain(clock, until: timedelta, on_tick=None) -> None:
 
 
 def test_a_ten_minute_outage_loses_nothing(flow, postmark, frozen):
-    enrol(flow, 5)
+    enroll(flow, 5)
     postmark.answer = postmark_error(503, message="Service unavailable")
 
     def recover(elapsed):
@@ -81,7 +81,7 @@ def test_failed_after_the_last_attempt_is_resent_by_the_admin_and_the_command(
     flow, postmark, frozen, settings, admin_client
 ):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_SEND_ATTEMPTS": 2}
-    enrol(flow, 3)
+    enroll(flow, 3)
     postmark.answer = postmark_error(503)
     drain(frozen, timedelta(hours=1))
     assert set(Message.objects.values_list("status", flat=True)) == {"failed"}
@@ -151,7 +151,7 @@ def test_poisoned_enrollments_fail_alone_while_the_batch_is_sent(
     recommending_flow, postmark, frozen, settings, flaky_adapter, monkeypatch, caplog
 ):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_STEP_ATTEMPTS": 3}
-    good = enrol(recommending_flow, 4)
+    good = enroll(recommending_flow, 4)
     raising = EnrollmentFactory(
         flow=recommending_flow,
         contact__email="adapter@example.com",
@@ -224,7 +224,7 @@ def test_a_transient_adapter_error_is_retried_not_a_template_failure(
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_that_lost_its_lease_sends_nothing_more(flow, postmark, settings):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 1}
-    enrol(flow, 3)
+    enroll(flow, 3)
     thief = uuid.uuid4()
 
     def take_over(payload):
@@ -310,7 +310,7 @@ def test_unknown_outcome_can_be_held_for_staff(flow, postmark, frozen, settings,
 
 def test_sigterm_during_a_drain_loses_and_duplicates_nothing(flow, postmark, frozen, settings):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 4}
-    enrol(flow, 40)
+    enroll(flow, 40)
     seen = []
 
     def terminate(payload):
@@ -346,7 +346,7 @@ def test_a_step_that_raises_for_one_enrollment_retries_it_alone_then_fails_it(
     flow = FlowFactory()
     ConditionStepFactory(flow=flow, position=1)
     EmailStepFactory(flow=flow, position=2, category="transactional")
-    victims = enrol(flow, 3)
+    victims = enroll(flow, 3)
     real = ConditionStep.execute
 
     def execute(self, ctx):
@@ -372,7 +372,7 @@ def test_a_step_that_raises_for_one_enrollment_retries_it_alone_then_fails_it(
 def test_a_batch_that_raises_as_a_whole_is_run_one_by_one(flow, postmark, frozen, monkeypatch):
     from postpurchase.delivery import step as delivery_step
 
-    enrol(flow, 3)
+    enroll(flow, 3)
     real = delivery_step.ensure_messages
 
     def ensure(step, contexts):
@@ -395,7 +395,7 @@ def test_a_batch_that_raises_as_a_whole_is_run_one_by_one(flow, postmark, frozen
 def test_sigterm_to_the_scheduler_command_finishes_what_is_in_flight(flow, postmark, settings):
     """A real SIGTERM to the real command, mid-drain (as systemctl restart sends it)."""
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 4}
-    enrol(flow, 40)
+    enroll(flow, 40)
     seen = []
 
     def terminate(payload):
@@ -425,7 +425,7 @@ def test_sigterm_to_the_scheduler_command_finishes_what_is_in_flight(flow, postm
 
 def test_an_interrupted_resend_leaves_nothing_stranded(flow, postmark, frozen, settings):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAX_SEND_ATTEMPTS": 1}
-    enrol(flow, 3)
+    enroll(flow, 3)
     postmark.answer = postmark_error(503)
     engine.run_due()
     assert set(Message.objects.values_list("status", flat=True)) == {"failed"}
@@ -448,7 +448,7 @@ def test_a_database_error_mid_batch_records_what_the_esp_already_has(
     flow, postmark, frozen, settings, monkeypatch
 ):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 2}
-    enrol(flow, 6)
+    enroll(flow, 6)
     real = delivery_batch.mark
     calls = []
 

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from postpurchase import recipes
 from postpurchase.conf import get_setting
 from postpurchase.exceptions import PostpurchaseConfigurationError
+from postpurchase.flows.trigger_filters import passes
+from postpurchase.flows.validation import validate_flow
 from postpurchase.models import Enrollment, Flow, Message
 from postpurchase.testing.factories import ContactFactory, FlowFactory
-from postpurchase.trigger_filters import passes
-from postpurchase.validation import validate_flow
 from tests.core.helpers import run_clock
 from tests.recipes.helpers import PEOPLE, subjects_by_language
 
@@ -225,7 +225,7 @@ def test_an_nps_step_needs_the_scale_in_its_template():
 def test_the_editor_offers_the_nps_step_and_duplicates_it(admin_client):
     from django.urls import reverse
 
-    from postpurchase.flows import duplicate_flow
+    from postpurchase.flows.operations import duplicate_flow
     from postpurchase.models import NPSStep
 
     flow = recipes.install("nps-survey")

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from postpurchase import nps, recipes, signals
 from postpurchase.models import Event, Message, NPSResponse
-from postpurchase.tokens import make_unsubscribe_token
+from postpurchase.public.tokens import make_unsubscribe_token
 from tests.core.helpers import run_clock
 from tests.recipes.helpers import order_event, subjects_by_language
 

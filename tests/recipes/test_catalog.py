@@ -9,9 +9,9 @@ import pytest
 
 from postpurchase import recipes
 from postpurchase.conf import brand, site_url
+from postpurchase.email.rendering import render_content
 from postpurchase.models import Contact, EmailContent, EmailTemplate, Flow, Step
 from postpurchase.recipes.catalog import CATALOG
-from postpurchase.rendering import render_content
 from postpurchase.testing.factories import order_snapshot
 
 SLUGS = [recipe["slug"] for recipe in CATALOG]
@@ -73,7 +73,7 @@ def test_installing_twice_does_not_duplicate(slug):
 @pytest.mark.parametrize("slug", SLUGS)
 @pytest.mark.django_db
 def test_passes_validation(slug, settings):
-    from postpurchase.validation import validate_flow
+    from postpurchase.flows.validation import validate_flow
 
     # A staff alert (nps-detractor-alert) goes to STAFF_EMAILS, which a shop must set.
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "STAFF_EMAILS": ["care@example.com"]}

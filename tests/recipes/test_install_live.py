@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from postpurchase import recipes
 from postpurchase.exceptions import FlowDefinitionError
+from postpurchase.flows.validation import pause
 from postpurchase.models import EmailContent, Flow
-from postpurchase.validation import pause
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from ..core.test_concurrency import in_thread
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_two_orders_at_once_enrol_once_per_period():
+def test_two_orders_at_once_enroll_once_per_period():
     flow = FlowFactory(reentry=Flow.Reentry.ONCE_PER_PERIOD, reentry_days=7)
     SignalStepFactory(flow=flow, position=1)
     place(number="0", email="warmup@example.com")  # the contact rows exist first

@@ -9,9 +9,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from postpurchase import signals
-from postpurchase.conditions import bucket
 from postpurchase.models import ConditionStep, Enrollment, Message
 from postpurchase.results import Exit, Next
+from postpurchase.steps.condition import bucket
 from postpurchase.testing.factories import (
     ConditionStepFactory,
     ContactFactory,
@@ -78,7 +78,7 @@ def test_ordered_again_true_after_a_new_order(frozen, earlier):
     "event",
     [
         {"order_ref": "shop.order:1", "hours_ago": 1},  # the same order again
-        {"order_ref": "shop.order:2", "hours_ago": 48},  # before the enrolment
+        {"order_ref": "shop.order:2", "hours_ago": 48},  # before the enrollment
         {"order_ref": "shop.order:2", "hours_ago": 1, "name": "order_shipped"},  # not an order
     ],
 )

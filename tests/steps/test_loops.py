@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 
 from postpurchase import engine, signals, track
+from postpurchase.flows.validation import validate_flow
 from postpurchase.models import ConditionStep, DelayStep, Enrollment, Message, StepRecord
 from postpurchase.testing.factories import (
     ConditionStepFactory,
@@ -19,7 +20,6 @@ from postpurchase.testing.factories import (
     SignalStepFactory,
     order_snapshot,
 )
-from postpurchase.validation import validate_flow
 
 from ..core.helpers import place, run_clock
 

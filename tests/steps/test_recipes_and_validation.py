@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from postpurchase.flows.validation import validate_flow
 from postpurchase.models import ConditionStep, DelayStep, NotifyStaffStep, SignalStep
 from postpurchase.recipes import STEP_TYPES, create_steps
 from postpurchase.testing.factories import FlowFactory
-from postpurchase.validation import validate_flow
 
 pytestmark = pytest.mark.django_db
 

@@ -30,13 +30,13 @@ def test_once_per_period(frozen, weekly):
     place(number="3")  # still a minute short of 7 days after the first
     assert Enrollment.objects.count() == 1
     frozen.advance(timedelta(minutes=1))
-    place(number="4")  # 7 days after the first: enrols again
+    place(number="4")  # 7 days after the first: enrolls again
     assert list(Enrollment.objects.order_by("id").values_list("order_ref", flat=True)) == [
         "shop.order:1",
         "shop.order:4",
     ]
     frozen.advance(timedelta(days=1))
-    place(number="5")  # the period now counts from the second enrolment
+    place(number="5")  # the period now counts from the second enrollment
     assert Enrollment.objects.count() == 2
 
 
@@ -51,7 +51,7 @@ def test_period_is_per_contact_and_per_flow(frozen, weekly):
 
 def test_period_has_no_calendar_boundaries(frozen, weekly):
     # A key like floor(epoch_days / 7) would let these two, a minute apart across a
-    # period boundary, both enrol. 2026-11-26 00:00 UTC is such a boundary (day 20,783
+    # period boundary, both enroll. 2026-11-26 00:00 UTC is such a boundary (day 20,783
     # is a multiple of 7).
     frozen.set(frozen.now.replace(day=25, hour=23, minute=59))
     place(number="1")
@@ -60,11 +60,11 @@ def test_period_has_no_calendar_boundaries(frozen, weekly):
     assert Enrollment.objects.count() == 1
 
 
-def test_the_same_event_twice_enrols_once(frozen, weekly):
-    from postpurchase.engine import enrol
+def test_the_same_event_twice_enrolls_once(frozen, weekly):
+    from postpurchase.engine import enroll
 
     event = place(number="1")
-    assert enrol(event) == []
+    assert enroll(event) == []
     assert Enrollment.objects.get().dedupe_key == f"period:{event.contact_id}:{event.pk}"
 
 

@@ -9,8 +9,13 @@ mode only (a worker's autodiscovery loads ``tasks`` through the ``postpurchase.t
 shim).
 """
 
-from .beat import EXPIRE_TASK_NAME, TICK_TASK_NAME, beat_schedule, register_periodic_tasks
-from .support import BEAT_INSTALLED, CELERY_INSTALLED, celery_mode
+from postpurchase.contrib.celery.beat import (
+    EXPIRE_TASK_NAME,
+    TICK_TASK_NAME,
+    beat_schedule,
+    register_periodic_tasks,
+)
+from postpurchase.contrib.celery.support import BEAT_INSTALLED, CELERY_INSTALLED, celery_mode
 
 __all__ = [
     "BEAT_INSTALLED",

@@ -17,8 +17,8 @@ from django.apps.registry import Apps
 from django.db import DEFAULT_DB_ALIAS, router
 from django.utils import timezone
 
-from ...conf import get_setting
-from .support import celery_mode
+from postpurchase.conf import get_setting
+from postpurchase.contrib.celery.support import celery_mode
 
 TICK_TASK_NAME = "postpurchase: advance due enrollments"
 EXPIRE_TASK_NAME = "postpurchase: expire coupons"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import current_app
 from django.core.checks import Tags, Warning, register
 
-from .support import celery_mode
+from postpurchase.contrib.celery.support import celery_mode
 
 
 @register(Tags.compatibility)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.util import find_spec
 
-from ...conf import DEFAULTS, user_settings
-from ...exceptions import PostpurchaseConfigurationError
+from postpurchase.conf import DEFAULTS, user_settings
+from postpurchase.exceptions import PostpurchaseConfigurationError
 
 
 def _installed(name: str) -> bool:

@@ -15,9 +15,9 @@ import math
 from celery import shared_task
 from celery.signals import worker_shutting_down
 
-from ... import coupons, engine, shutdown
-from ...conf import get_setting
-from ...engine import dispatch
+from postpurchase import coupons, engine, shutdown
+from postpurchase.conf import get_setting
+from postpurchase.engine import dispatch
 
 
 @worker_shutting_down.connect

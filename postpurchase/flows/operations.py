@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .models import Flow, Step
-from .models.steps import step_links
+from postpurchase import clock
+from postpurchase.models import Enrollment, Flow, Step
+from postpurchase.models.steps import step_links
 
 
 @transaction.atomic
@@ -59,9 +60,6 @@ def move_enrollments_off(step: Step) -> int:
     """Before ``step`` is deleted, move the active enrollments standing on it to the step
     that follows it, due now, so editing a live flow never strands or silently ends them.
     (Without a following step they complete at their next run.)"""
-    from . import clock
-    from .models import Enrollment
-
     following = (
         Step.objects.non_polymorphic()
         .filter(flow_id=step.flow_id)

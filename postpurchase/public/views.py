@@ -11,11 +11,12 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from . import nps, ratelimit
-from .conf import brand
-from .models import Contact, Message, NPSResponse
-from .tokens import TokenExpired, read_nps_token, read_unsubscribe_token
-from .unsubscribe import unsubscribe
+from postpurchase import nps
+from postpurchase.conf import brand
+from postpurchase.models import Contact, Message, NPSResponse
+from postpurchase.public import ratelimit
+from postpurchase.public.tokens import TokenExpired, read_nps_token, read_unsubscribe_token
+from postpurchase.public.unsubscribe import unsubscribe
 
 UNSUBSCRIBE_PAGE = "postpurchase/pages/unsubscribe.html"
 NPS_PAGE = "postpurchase/pages/nps.html"

@@ -1,11 +1,7 @@
-"""The work of the steps with side effects outside email to customers:
-``NotifyStaffStep`` (an email to the shop's team) and ``SignalStep`` (a signal for shop
-code).
+"""``NotifyStaffStep``: an email to the shop's team about an order.
 
-Both guard their side effect with a :class:`~postpurchase.models.StepRecord`, unique per
-(enrollment, step, visit) and committed before acting, so running the step twice for the
-same visit (a retry, a lease takeover after a crash) does not act twice, while a flow
-that loops back to the step acts once per visit.
+Guarded by a :class:`~postpurchase.models.StepRecord` (see :mod:`postpurchase.steps.records`),
+so running the step twice for the same visit does not email twice.
 """
 
 from __future__ import annotations
@@ -16,39 +12,23 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
-from django.db import transaction
 from django.template import Context, TemplateSyntaxError
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from . import signals
-from .conf import get_setting, site_url
-from .models import StepRecord
-from .rendering import get_engine, one_line
-from .results import Next, StepResult, Wait
-from .retries import backoff
+from postpurchase.conf import get_setting, site_url
+from postpurchase.delivery import from_email
+from postpurchase.email.rendering import get_engine, one_line
+from postpurchase.models import NotifyStaffStep, StepRecord
+from postpurchase.models.steps import register_behaviour
+from postpurchase.results import Next, StepResult, Wait
+from postpurchase.retries import backoff
+from postpurchase.steps.records import save_record, step_record
 
 if TYPE_CHECKING:
-    from .engine.context import StepContext
-    from .models import NotifyStaffStep, SignalStep
+    from postpurchase.engine.context import StepContext
 
 logger = logging.getLogger("postpurchase.delivery")
-
-
-# --- the guard -----------------------------------------------------------------------
-
-
-def step_record(ctx: StepContext) -> tuple[StepRecord, bool]:
-    """This (enrollment, step, visit)'s record, created and committed if it is new; True
-    if this call created it. Two workers racing here get one row: the unique constraint
-    makes the loser's insert fail and ``get_or_create`` then returns the winner's."""
-    with transaction.atomic():
-        return StepRecord.objects.get_or_create(
-            enrollment=ctx.enrollment,
-            step=ctx.step,
-            visit=ctx.visit,
-            defaults={"created_at": ctx.now},
-        )
 
 
 # --- NotifyStaffStep ------------------------------------------------------------------
@@ -124,21 +104,20 @@ def render_staff_email(step: NotifyStaffStep, ctx: StepContext) -> tuple[str, st
 
 
 def notify_staff(step: NotifyStaffStep, ctx: StepContext) -> StepResult:
-    from .delivery import from_email
 
     record, _created = step_record(ctx)
     if record.status in (StepRecord.Status.DONE, StepRecord.Status.FAILED):
         return Next()
     recipients = staff_recipients(step)
     if not recipients:
-        _save(record, StepRecord.Status.FAILED, error="no recipients")
+        save_record(record, StepRecord.Status.FAILED, error="no recipients")
         logger.error("postpurchase: %s has no recipients and STAFF_EMAILS is empty", step)
         return Next()  # a missing address must not hold up the customer's flow
     try:
         subject, body = render_staff_email(step, ctx)
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-        _save(record, StepRecord.Status.FAILED, error=error)
+        save_record(record, StepRecord.Status.FAILED, error=error)
         logger.error("postpurchase: staff email of %s does not render: %s", step, error)
         return Next()
     headers = {}
@@ -152,7 +131,7 @@ def notify_staff(step: NotifyStaffStep, ctx: StepContext) -> StepResult:
         ).send()
     except Exception as exc:
         return _retry_or_give_up(ctx, record, exc)
-    _save(
+    save_record(
         record,
         StepRecord.Status.DONE,
         detail={"to": recipients, "subject": subject, "sent_at": ctx.now.isoformat()},
@@ -168,40 +147,10 @@ def _retry_or_give_up(ctx: StepContext, record: StepRecord, exc: Exception) -> S
         "postpurchase: staff email %s failed (attempt %s): %s", record.pk, record.attempts, error
     )
     if record.attempts >= get_setting("MAX_SEND_ATTEMPTS"):
-        _save(record, StepRecord.Status.FAILED, error=error)
+        save_record(record, StepRecord.Status.FAILED, error=error)
         return Next()  # give up on this notification; the customer's flow goes on
-    _save(record, StepRecord.Status.RETRYING, error=error)
+    save_record(record, StepRecord.Status.RETRYING, error=error)
     return Wait(until=backoff(record.attempts, ctx.now), error=error)
 
 
-def _save(
-    record: StepRecord, status: str, *, error: str = "", detail: dict[str, Any] | None = None
-) -> None:
-    record.status = status
-    record.error = error[:4000]
-    if detail is not None:
-        record.detail = detail
-    record.save(update_fields=["status", "error", "detail", "attempts", "updated_at"])
-
-
-# --- SignalStep -----------------------------------------------------------------------
-
-
-def fire_signal(step: SignalStep, ctx: StepContext) -> StepResult:
-    """Send ``step_action`` once per (enrollment, step, visit): at most once, since the
-    record is committed first and a re-run that finds it does not send again."""
-    record, created = step_record(ctx)
-    if not created:
-        return Next()
-    signals.emit(
-        signals.step_action,
-        type(step),
-        action=step.action,
-        enrollment=ctx.enrollment,
-        contact=ctx.contact,
-        snapshot=ctx.snapshot,
-        step=step,
-        visit=record.visit,
-    )
-    _save(record, StepRecord.Status.DONE, detail={"action": step.action})
-    return Next()
+register_behaviour(NotifyStaffStep, execute=notify_staff, clean=validate_notify_staff)

@@ -28,9 +28,9 @@ from django.core.cache import BaseCache, caches
 from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
-from .conf import get_setting
+from postpurchase.conf import get_setting
 
-logger = logging.getLogger("postpurchase.ratelimit")
+logger = logging.getLogger("postpurchase.public.ratelimit")
 
 
 @dataclass(frozen=True)

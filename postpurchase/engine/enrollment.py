@@ -8,11 +8,11 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from .. import clock, signals
-from ..adapters import contact_details
-from ..models import Contact, Enrollment, Event, Flow, normalize_email
-from ..trigger_filters import passes as passes_filter
-from .dispatch import wake_on_commit
+from postpurchase import clock, signals
+from postpurchase.adapters import contact_details
+from postpurchase.engine.dispatch import wake_on_commit
+from postpurchase.flows.trigger_filters import passes as passes_filter
+from postpurchase.models import Contact, DelayStep, Enrollment, Event, Flow, normalize_email
 
 logger = logging.getLogger("postpurchase.engine")
 
@@ -43,7 +43,7 @@ def record_event(
     snapshot: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
 ) -> Event:
-    """Store an event, exit the flows it ends and enrol the contact in flows it starts."""
+    """Store an event, exit the flows it ends and enroll the contact in flows it starts."""
     event = Event.objects.create(
         contact=contact,
         name=name,
@@ -56,7 +56,7 @@ def record_event(
     signals.emit(signals.event_tracked, Event, event=event)
     exit_for_event(event)
     wake_event_waiters(event)
-    enrol(event)
+    enroll(event)
     return event
 
 
@@ -64,8 +64,6 @@ def wake_event_waiters(event: Event) -> int:
     """Make the contact's enrollments that wait at a DelayStep for this event due now,
     so they go on at once instead of at their next poll. The step itself decides
     whether the event counts (same order, after the start)."""
-    from ..models import DelayStep
-
     waiting = DelayStep.objects.filter(
         relative_to=DelayStep.RelativeTo.EVENT, event_name=event.name
     ).values("pk")
@@ -93,15 +91,15 @@ def dedupe_key(flow: Flow, event: Event) -> str:
             return f"order:{event.order_ref}"
         if event.ref:
             # No order (e.g. a review without one): once per the thing the event is
-            # about, so the same review signalled twice enrols once.
+            # about, so the same review signalled twice enrolls once.
             return f"ref:{event.ref}"
     # Every time, or once per order for an event with neither an order nor a ref: the
     # event is the key.
     return f"event:{event.pk}"
 
 
-def enrol(event: Event) -> list[Enrollment]:
-    """Enrol the event's contact in every live flow it triggers; idempotent per dedupe key.
+def enroll(event: Event) -> list[Enrollment]:
+    """Enroll the event's contact in every live flow it triggers; idempotent per dedupe key.
 
     Returns the enrollments this call created. Their first steps run right after the
     surrounding transaction commits.
@@ -157,12 +155,12 @@ def enrolled_within_period(flow: Flow, event: Event) -> bool:
     """Has the contact an enrollment in ``flow`` triggered less than ``reentry_days``
     before (or after: events may be recorded late) this event?
 
-    A period key such as floor(days / N) would let two enrolments a minute apart
+    A period key such as floor(days / N) would let two enrollments a minute apart
     straddle a boundary, so the period is checked against real enrollments instead.
     The contact's row is locked first (FOR UPDATE where the database has it), so two
-    concurrent events of one contact enrol one after the other and the second sees the
+    concurrent events of one contact enroll one after the other and the second sees the
     first. Residual race: at REPEATABLE READ (MySQL's default) the second transaction
-    may read a snapshot older than the first's commit and enrol too.
+    may read a snapshot older than the first's commit and enroll too.
     """
     days = flow.reentry_days or 0
     if days <= 0:

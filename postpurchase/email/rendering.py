@@ -18,9 +18,9 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import translation
 from mjml import mjml2html
 
-from .conf import get_setting, languages
-from .exceptions import AdapterCallError, TemplateRenderError
-from .text import html_to_text
+from postpurchase.conf import get_setting, languages
+from postpurchase.email.text import html_to_text
+from postpurchase.exceptions import AdapterCallError, TemplateRenderError
 
 BUILTINS = [
     "django.templatetags.i18n",

@@ -18,12 +18,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicInline
 
-from . import engine, recipes
-from .delivery import RESENDABLE, render_message, resend_messages
-from .diagram import flow_diagram
-from .exceptions import FlowDefinitionError, TemplateRenderError
-from .flows import duplicate_flow
-from .models import (
+from postpurchase import engine, recipes
+from postpurchase.delivery import RESENDABLE, render_message, resend_messages
+from postpurchase.email.previews import preview_step, send_test
+from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
+from postpurchase.flows.diagram import flow_diagram
+from postpurchase.flows.operations import duplicate_flow
+from postpurchase.flows.validation import launch, pause, validate_flow
+from postpurchase.models import (
     Contact,
     EmailContent,
     EmailStep,
@@ -34,8 +36,6 @@ from .models import (
     Message,
     Step,
 )
-from .previews import preview_step, send_test
-from .validation import launch, pause, validate_flow
 
 
 def step_models() -> list[type[Step]]:
@@ -416,7 +416,3 @@ class MessageAdmin(admin.ModelAdmin):
             _("Plain-text part"),
             rendered.text,
         )
-
-
-# Registers the coupon admin and the NPS answers and report.
-from . import admin_coupons, admin_nps  # noqa: E402, F401

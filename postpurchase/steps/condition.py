@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from .models import ConditionStep, Event, Message, Step
+from postpurchase.models import ConditionStep, Event, Message, Step
+from postpurchase.models.steps import register_behaviour
+from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult
 
 if TYPE_CHECKING:
-    from .engine.context import StepContext
+    from postpurchase.engine.context import StepContext
 
 Check = ConditionStep.Check
 Action = ConditionStep.Action
@@ -95,6 +97,36 @@ def validate_condition(step: ConditionStep) -> None:
 
 
 # --- evaluation ----------------------------------------------------------------------
+
+
+def execute(step: ConditionStep, ctx: StepContext) -> StepResult:
+    """Continue, jump or exit, as the answer of the check says."""
+    if evaluate(step, ctx):
+        return _act(step, ctx, True, step.then_action, step.then_step_id, step.then_reason)
+    return _act(step, ctx, False, step.else_action, step.else_step_id, step.else_reason)
+
+
+def _act(
+    step: ConditionStep,
+    ctx: StepContext,
+    answer: bool,
+    action: str,
+    target_id: int | None,
+    reason: str,
+) -> StepResult:
+    if action == Action.EXIT:
+        return Exit(reason or f"condition {step.condition} was {'true' if answer else 'false'}")
+    if action == Action.JUMP:
+        # The target as the engine holds it (a real subclass instance of this flow).
+        index = ctx.batch.step_index(ctx.enrollment.flow_id).get(target_id)
+        if index is None:
+            which = "then" if answer else "else"
+            return Fail(
+                f"Step {step}: the {which} jump target was deleted or is in another "
+                "flow; fix the condition and retry."
+            )
+        return JumpTo(ctx.batch.steps(ctx.enrollment.flow_id)[index])
+    return Next()
 
 
 def evaluate(step: ConditionStep, ctx: StepContext) -> bool:
@@ -243,3 +275,6 @@ def _compare(left: Any, operator: str, right: Any) -> bool:
     if operator == "<=":
         return left <= right
     raise ValueError(f"operator {operator!r} does not compare values")
+
+
+register_behaviour(ConditionStep, execute=execute, clean=validate_condition)

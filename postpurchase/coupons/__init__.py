@@ -27,14 +27,15 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 
-from . import clock, ratelimit, signals
-from .adapters import get_adapter
-from .exceptions import PostpurchaseError
-from .models import Contact, Coupon, CouponPolicy, CouponRedemption, normalize_email
-from .models.coupons import CODE_ALPHABET, MIN_CODE_LENGTH
+from postpurchase import clock, signals
+from postpurchase.adapters import get_adapter
+from postpurchase.exceptions import PostpurchaseError
+from postpurchase.models import Contact, Coupon, CouponPolicy, CouponRedemption, normalize_email
+from postpurchase.models.coupons import CODE_ALPHABET, MIN_CODE_LENGTH
+from postpurchase.public import ratelimit
 
 if TYPE_CHECKING:
-    from .models import Message
+    from postpurchase.models import Message
 
 logger = logging.getLogger("postpurchase.coupons")
 
@@ -396,10 +397,7 @@ def new_coupon(
 
 def expires_on(coupon: Coupon) -> date:
     """The last day of validity in the contact's time zone (for ``{{ ...|date }}``)."""
-    from .windows import zone
-
-    moment = coupon.expires_at - timedelta(microseconds=1)
-    return moment.astimezone(zone(coupon.contact.timezone)).date()
+    return coupon.expires_on
 
 
 __all__ += ["expires_on", "issue_for_message", "sample_coupon"]

@@ -10,12 +10,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
-from .delivery import backend_problems
-from .exceptions import TemplateRenderError
-from .models import DelayStep, EmailStep, Flow, Step
-from .models.steps import step_links
-from .previews import sample_context, sample_snapshot
-from .rendering import render_content
+from postpurchase.delivery import backend_problems
+from postpurchase.email.previews import sample_context, sample_snapshot
+from postpurchase.email.rendering import render_content
+from postpurchase.exceptions import TemplateRenderError
+from postpurchase.models import DelayStep, EmailStep, Flow, Step
+from postpurchase.models.steps import step_links
 
 
 @dataclass(frozen=True)

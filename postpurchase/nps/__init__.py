@@ -17,10 +17,11 @@ from typing import Any
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
-from . import clock, signals
-from .conf import site_url
-from .models import Message, NPSResponse
-from .tokens import NPS_SALT, make_nps_token, read_nps_token  # noqa: F401  (the links' API)
+from postpurchase import clock, signals
+from postpurchase.conf import site_url
+from postpurchase.engine import record_event
+from postpurchase.models import Message, NPSResponse
+from postpurchase.public.tokens import NPS_SALT, make_nps_token, read_nps_token  # noqa: F401  (the links' API)
 
 EVENT = "nps_submitted"
 SCORES = range(0, 11)
@@ -81,8 +82,6 @@ def order_categories(snapshot: dict[str, Any]) -> list[str]:
 def record_answer(message: Message, score: int, comment: str = "") -> tuple[NPSResponse, bool]:
     """Record (or change) the answer to ``message``'s survey. Returns the response and
     whether anything changed; a change sends ``nps_submitted`` and records the event."""
-    from .engine import record_event
-
     category = category_for(score)
     comment = (comment or "").strip()[:COMMENT_MAX]
     now = clock.now()

@@ -1,6 +1,6 @@
 """Admin for coupons: policies with their results, issued codes, redemptions.
 
-Imported at the end of ``postpurchase.admin``.
+Imported at the end of ``postpurchase.admin.flows``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
-from . import clock
-from .models import Coupon, CouponPolicy, CouponRedemption
-from .templatetags.postpurchase_email import money
+from postpurchase import clock
+from postpurchase.models import Coupon, CouponPolicy, CouponRedemption
+from postpurchase.templatetags.postpurchase_email import money
 
 
 def _count(queryset, outer: str = "policy") -> Subquery:

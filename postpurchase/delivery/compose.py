@@ -17,12 +17,12 @@ from anymail.message import AnymailMessage
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from ..conf import get_setting
-from ..rendering import RenderedEmail, one_line
-from ..tokens import unsubscribe_url
+from postpurchase.conf import get_setting
+from postpurchase.email.rendering import RenderedEmail, one_line
+from postpurchase.public.tokens import unsubscribe_url
 
 if TYPE_CHECKING:
-    from ..models import EmailStep, Message
+    from postpurchase.models import EmailStep, Message
 
 # Metadata keys (each at most 20 characters, Postmark's limit).
 META_MESSAGE = "postpurchase_message"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
-from .models import (
+from postpurchase.models import (
     ConditionStep,
     DelayStep,
     EmailStep,
@@ -17,7 +17,7 @@ from .models import (
     Message,
     Step,
 )
-from .models.steps import step_links
+from postpurchase.models.steps import step_links
 
 
 @dataclass

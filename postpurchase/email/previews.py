@@ -8,10 +8,11 @@ from typing import Any
 
 from anymail.message import AnymailMessage
 
-from .conf import brand, site_url
-from .delivery import from_email
-from .models import Contact, EmailStep, Enrollment, Flow
-from .rendering import RenderedEmail, contents_of, pick_language, render_content
+from postpurchase.conf import brand, site_url
+from postpurchase.coupons import sample_coupon
+from postpurchase.delivery import from_email
+from postpurchase.email.rendering import RenderedEmail, contents_of, pick_language, render_content
+from postpurchase.models import Contact, EmailStep, Enrollment, Flow
 
 SAMPLE_ORDER: dict[str, Any] = {
     "ref": "sample.order:1",
@@ -92,8 +93,6 @@ def preview_step(step: EmailStep, language: str | None = None) -> RenderedEmail:
     content = contents[pick_language(language, list(contents))]
     context = sample_context(sample_snapshot(step.flow), step.category)
     if step.coupon_policy_id:
-        from .coupons import sample_coupon
-
         context["coupon"] = sample_coupon(step.coupon_policy, context["contact"])
     return render_content(content, context)
 

@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 from django.core import signing
 from django.urls import reverse
 
-from . import clock
-from .conf import site_url, token_max_age_days
+from postpurchase import clock
+from postpurchase.conf import site_url, token_max_age_days
 
 UNSUBSCRIBE_SALT = "postpurchase.unsubscribe"
 NPS_SALT = "postpurchase.nps"

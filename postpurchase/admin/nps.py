@@ -9,8 +9,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
-from . import nps
-from .models import Flow, NPSResponse
+from postpurchase import nps
+from postpurchase.models import Flow, NPSResponse
 
 
 @admin.register(NPSResponse)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from . import clock, signals
-from .models import Contact, Message  # noqa: F401  (Message: type of the argument)
+from postpurchase import clock, signals
+from postpurchase.models import Contact, Message  # noqa: F401  (Message: type of the argument)
 
 
 def unsubscribe(contact: Contact, *, message: Message | None = None, source: str = "link") -> bool:

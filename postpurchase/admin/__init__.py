@@ -1,0 +1,6 @@
+"""The Django admin: the flow editor and the records staff read, one module per area.
+
+``admin.autodiscover()`` imports this package; importing the area modules registers them.
+"""
+
+from postpurchase.admin import coupons, flows, nps  # noqa: F401  (registers the ModelAdmins)

@@ -3,4 +3,10 @@
 ``admin.autodiscover()`` imports this package; importing the area modules registers them.
 """
 
-from postpurchase.admin import coupons, flows, nps  # noqa: F401  (registers the ModelAdmins)
+from postpurchase.admin import (  # noqa: F401  (importing registers the ModelAdmins)
+    coupons,
+    emails,
+    flows,
+    nps,
+    records,
+)

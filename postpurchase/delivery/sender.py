@@ -29,8 +29,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from postpurchase.conf import get_setting
+from postpurchase.counters import increment
 from postpurchase.delivery import errors
-from postpurchase.public.ratelimit import increment
 
 logger = logging.getLogger("postpurchase.delivery")
 

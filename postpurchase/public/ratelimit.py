@@ -1,5 +1,4 @@
-"""Attempt limits for the public endpoints (the NPS survey, coupon codes at checkout),
-and the atomic cache counter they share with the ESP rate limit.
+"""Attempt limits for the public endpoints (the NPS survey, coupon codes at checkout).
 
 Counting is one atomic ``cache.incr`` per attempt, made *before* the attempt goes
 ahead, so concurrent attempts cannot all slip under the limit: of 50 requests at once
@@ -29,8 +28,9 @@ from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from postpurchase.conf import get_setting
+from postpurchase.counters import increment
 
-logger = logging.getLogger("postpurchase.public.ratelimit")
+logger = logging.getLogger("postpurchase.public")
 
 
 @dataclass(frozen=True)
@@ -48,23 +48,6 @@ NPS_BAD_TOKENS = Limit("nps-bad-token", attempts=20, window=600)
 NPS_ANSWERS = Limit("nps-answer", attempts=20, window=600)
 #: Coupon codes tried and refused, per client address (see postpurchase.coupons).
 COUPON_CODES = Limit("coupon-code", attempts=10, window=600)
-
-
-def increment(cache: BaseCache, key: str, timeout: float) -> int:
-    """Add one to the counter ``key`` (created with ``timeout``) and return the new
-    count. Concurrent callers each get a different count where ``incr`` is atomic."""
-    cache.add(key, 0, timeout=timeout)
-    try:
-        return cache.incr(key)
-    except ValueError:
-        # It expired between add and incr. add is atomic: one caller starts it at 1,
-        # the others count on from there.
-        if cache.add(key, 1, timeout=timeout):
-            return 1
-        try:
-            return cache.incr(key)
-        except ValueError:  # a cache that keeps nothing (DummyCache)
-            return 1
 
 
 def limiter_cache() -> BaseCache:

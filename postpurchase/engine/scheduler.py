@@ -49,7 +49,9 @@ def claim_due(
     limit = limit or get_setting("BATCH_SIZE")
     token = uuid.uuid4()
     with transaction.atomic():
-        candidates = _due(now).order_by("due_at")
+        # The order of the (status, due_at) index, so the selection reads just the front
+        # of it; pk breaks ties so a batch's order is stable.
+        candidates = _due(now).order_by("due_at", "pk")
         if ids is not None:
             candidates = candidates.filter(pk__in=ids)
         features = connection.features
@@ -66,10 +68,13 @@ def claim_due(
             lease_token=token,
             lease_expires_at=now + timedelta(seconds=get_setting("LEASE_SECONDS")),
         )
+    # Reload by primary key (lease_token has no index: filtering on it alone reads the
+    # whole table); the token keeps out rows a racing worker leased instead of us.
     claimed = list(
-        Enrollment.objects.filter(lease_token=token)
+        Enrollment.objects.filter(pk__in=picked, lease_token=token)
         .select_related("contact", "flow", "trigger_event")
         .defer("trigger_event__snapshot")
+        .order_by("due_at", "pk")
     )
     return token, claimed
 

@@ -143,7 +143,7 @@ def load(enrollments: int, due: int) -> dict:
             """
             INSERT INTO postpurchase_enrollment (flow_id, contact_id, trigger_event_id,
                 dedupe_key, order_ref, snapshot, status, step_id, step_entered_at, due_at,
-                attempts, triggered_at, finished_at, exit_reason, last_error, created_at)
+                attempts, triggered_at, finished_at, exit_reason, last_error, created_at, visits)
             SELECT CASE WHEN i %% 2 = 0 THEN %(fa)s ELSE %(fb)s END,
                    %(c0)s + i - 1,
                    CASE WHEN kind = 'due' THEN %(e0)s + i / %(every)s - 1 END,
@@ -164,7 +164,7 @@ def load(enrollments: int, due: int) -> dict:
                    END,
                    0, %(now)s - interval '2 days',
                    CASE WHEN kind = 'done' THEN %(now)s - interval '1 day' END,
-                   '', '', %(now)s - interval '2 days'
+                   '', '', %(now)s - interval '2 days', '{}'::jsonb
             FROM (
                 SELECT i, CASE WHEN i %% %(every)s = 0 THEN 'due'
                                WHEN i %% 10 < 5 THEN 'waiting' ELSE 'done' END AS kind

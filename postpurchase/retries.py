@@ -22,6 +22,19 @@ def backoff(attempts: int, now: datetime) -> datetime:
     return now + timedelta(seconds=delay)
 
 
+def send_given_up(attempts: int) -> bool:
+    """Has a send (an email, a staff notification) used up its ``MAX_SEND_ATTEMPTS``?"""
+    return attempts >= get_setting("MAX_SEND_ATTEMPTS")
+
+
+def retry_send(attempts: int, now: datetime, error: str, retry_after: float = 0) -> Wait:
+    """Try a send again with backoff, no sooner than the ESP's ``Retry-After``."""
+    until = backoff(attempts, now)
+    if retry_after:
+        until = max(until, now + timedelta(seconds=retry_after))
+    return Wait(until=until, error=error)
+
+
 def retry_step(step, attempts_so_far: int, now: datetime, error: str) -> StepResult:
     """A step raised for one enrollment (``attempts_so_far`` failed before): try again
     with backoff, and after ``MAX_STEP_ATTEMPTS`` fail it with its own error."""

@@ -24,7 +24,6 @@ from typing import Any
 from django.db import transaction
 
 from postpurchase import clock, signals
-from postpurchase.conf import get_setting
 from postpurchase.delivery import errors
 from postpurchase.delivery.compose import esp_name
 from postpurchase.delivery.mail_dir import write_to_mail_dir
@@ -32,6 +31,7 @@ from postpurchase.delivery.sender import Outcome, get_sender
 from postpurchase.email.rendering import RenderedEmail
 from postpurchase.engine.db import update_rows
 from postpurchase.models import Message
+from postpurchase.retries import send_given_up
 from postpurchase.shutdown import stopping
 
 logger = logging.getLogger("postpurchase.delivery")
@@ -294,7 +294,7 @@ def apply(job: Job, now: datetime) -> tuple[Any, dict[str, Any]] | None:
         return None
     if kind == errors.TRANSIENT:
         message.unconfirmed = message.unconfirmed or outcome.maybe_sent
-        final = message.attempts >= get_setting("MAX_SEND_ATTEMPTS")
+        final = send_given_up(message.attempts)
         message.status = Message.Status.FAILED if final else Message.Status.RETRYING
         logger.warning(
             "postpurchase: sending %s failed (attempt %s): %s",

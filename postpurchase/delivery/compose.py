@@ -70,19 +70,26 @@ def tags_for(step: EmailStep | None, category: str) -> list[str]:
     return [values[kind] for kind in get_setting("TAGS") if values.get(kind)]
 
 
+def idempotency_headers(key: object) -> dict[str, str]:
+    """The headers that carry ``key`` (a Message's or StepRecord's UUID) as the
+    idempotency key: ``IDEMPOTENCY_HEADER``, and Brevo's own, which its API honours."""
+    headers = {}
+    key_header = get_setting("IDEMPOTENCY_HEADER")
+    if key_header:
+        headers[key_header] = str(key)
+    if esp_name() in ("brevo", "sendinblue"):
+        # Brevo's API takes its idempotency key (a UUID) among the email's headers.
+        headers["idempotencyKey"] = str(key)
+    return headers
+
+
 def build_email(
     message: Message, rendered: RenderedEmail, step: EmailStep | None
 ) -> AnymailMessage:
     """The email for ``message``: recipient, subject, text and HTML, unsubscribe headers
     for marketing, the message id as metadata and idempotency key."""
     contact = message.contact
-    headers = {}
-    key_header = get_setting("IDEMPOTENCY_HEADER")
-    if key_header:
-        headers[key_header] = str(message.pk)
-    if esp_name() in ("brevo", "sendinblue"):
-        # Brevo's API takes its idempotency key (a UUID) among the email's headers.
-        headers["idempotencyKey"] = str(message.pk)
+    headers = idempotency_headers(message.pk)
     if message.category == "marketing":
         # RFC 8058 one-click unsubscribe: mail clients POST to this URL.
         headers["List-Unsubscribe"] = f"<{unsubscribe_url(contact.pk, message.pk)}>"

@@ -28,7 +28,7 @@ from postpurchase.exceptions import AdapterCallError, TemplateRenderError
 from postpurchase.models import Message
 from postpurchase.privacy import contact_names
 from postpurchase.results import Exit, Fail, Next, StepResult, Wait
-from postpurchase.retries import backoff, retry_step
+from postpurchase.retries import retry_send, retry_step
 
 if TYPE_CHECKING:
     from postpurchase.engine.context import StepContext
@@ -175,7 +175,4 @@ def result_for(job: Job, ctx: StepContext) -> StepResult:
     # TRANSIENT
     if message.status == Message.Status.FAILED:
         return Next()  # given up on this email (staff can resend it); the series goes on
-    until = backoff(message.attempts, now)
-    if outcome.retry_after:
-        until = max(until, now + timedelta(seconds=outcome.retry_after))
-    return Wait(until=until, error=outcome.error)
+    return retry_send(message.attempts, now, outcome.error, outcome.retry_after or 0)

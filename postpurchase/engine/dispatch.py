@@ -15,11 +15,12 @@ import queue
 import threading
 from typing import Any
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, router, transaction
 
 from postpurchase.conf import get_setting
 from postpurchase.engine.scheduler import run_enrollments
 from postpurchase.exceptions import PostpurchaseConfigurationError
+from postpurchase.models import Enrollment
 
 logger = logging.getLogger("postpurchase.engine")
 
@@ -58,9 +59,12 @@ def wake(enrollment_ids: list[int]) -> None:
 
 
 def wake_on_commit(enrollment_ids: list[int]) -> None:
-    """Wake after the surrounding transaction commits (at once outside one)."""
+    """Wake after the transaction that wrote the enrollments commits (at once outside
+    one): on the database the router writes enrollments to, which need not be the
+    default one."""
     ids = list(enrollment_ids)
-    transaction.on_commit(lambda: wake(ids), robust=True)
+    using = router.db_for_write(Enrollment)
+    transaction.on_commit(lambda: wake(ids), using=using, robust=True)
 
 
 def _run(ids: list[int]) -> None:

@@ -215,7 +215,7 @@ def _apply(enrollment: Enrollment, step: Step, result: StepResult, batch: Batch)
             target = steps[index + 1] if index + 1 < len(steps) else None
         if target is not None and not _may_enter(enrollment, target, batch):
             return False
-        _move(enrollment, target, now)
+        enrollment.move_to(target, now)
         return True
     if isinstance(result, Wait):
         enrollment.due_at = max(result.until, now + timedelta(seconds=1))
@@ -268,20 +268,6 @@ def _may_enter(enrollment: Enrollment, target: Step, batch: Batch) -> bool:
         )
         return False
     return True
-
-
-def _move(enrollment: Enrollment, step: Step | None, now: datetime) -> None:
-    # Count the visit: each visit of a step is its own Message / StepRecord. The step
-    # being left keeps its count (1 if it was never counted: the first step).
-    if enrollment.step_id is not None:
-        enrollment.visits.setdefault(str(enrollment.step_id), 1)
-    if step is not None:
-        key = str(step.pk)
-        enrollment.visits[key] = enrollment.visits.get(key, 0) + 1
-    enrollment.step = step
-    enrollment.step_entered_at = now
-    enrollment.attempts = 0
-    enrollment.last_error = ""
 
 
 def _complete(enrollment: Enrollment, now: datetime) -> None:

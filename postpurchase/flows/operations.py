@@ -69,8 +69,29 @@ def move_enrollments_off(step: Step) -> int:
         .first()
     )
     now = clock.now()
-    return Enrollment.objects.filter(step=step, status=Enrollment.Status.ACTIVE).update(
-        step=following, step_entered_at=now, due_at=now, attempts=0
+    standing = Enrollment.objects.filter(step=step, status=Enrollment.Status.ACTIVE).only(
+        "pk", "step_id", "visits"
+    )
+    moved = 0
+    batch: list[Enrollment] = []
+    # One by one in memory (each counts its visit of the following step, so a loop that
+    # reaches an email it has sent before sends it again), saved in batches.
+    for enrollment in standing.iterator(chunk_size=MOVE_BATCH):
+        enrollment.move_to(following, now)
+        enrollment.due_at = now
+        batch.append(enrollment)
+        if len(batch) == MOVE_BATCH:
+            moved += _save_moved(batch)
+            batch = []
+    return moved + (_save_moved(batch) if batch else 0)
+
+
+MOVE_BATCH = 500
+
+
+def _save_moved(enrollments: list[Enrollment]) -> int:
+    return Enrollment.objects.bulk_update(
+        enrollments, ["step", "step_entered_at", "due_at", "attempts", "last_error", "visits"]
     )
 
 

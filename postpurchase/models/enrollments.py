@@ -86,3 +86,17 @@ class Enrollment(models.Model):
     def visit_of(self, step_id: int | None) -> int:
         """Which visit of ``step_id`` the enrollment is on (or made last): 1, 2, ..."""
         return int(self.visits.get(str(step_id), 1)) if self.visits else 1
+
+    def move_to(self, step, now) -> None:
+        """Stand on ``step`` (None: past the last one) from ``now``, counting the visit:
+        each visit of a step is its own Message / StepRecord. The step being left keeps
+        its count (1 if it was never counted: the first step). Not saved."""
+        if self.step_id is not None:
+            self.visits.setdefault(str(self.step_id), 1)
+        if step is not None:
+            key = str(step.pk)
+            self.visits[key] = self.visits.get(key, 0) + 1
+        self.step = step
+        self.step_entered_at = now
+        self.attempts = 0
+        self.last_error = ""

@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-import uuid
-
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from postpurchase.models.records import Guard
 
-class Message(models.Model):
+
+class Message(Guard):
     """One email of one step to one enrollment, for one visit of that step (a flow that
     loops, "remind every week until they order", reaches its email step again): the
     guard against double sends.
 
-    The primary key is a UUID so it can serve as the ESP idempotency key: an integer id
-    would repeat between a shop's staging and production databases.
+    Its id is the ESP idempotency key (see :class:`~postpurchase.models.records.Guard`).
     """
 
     class Status(models.TextChoices):
@@ -30,7 +29,6 @@ class Message(models.Model):
         UNKNOWN = "unknown", _("Outcome unknown")
         SUPPRESSED = "suppressed", _("Suppressed")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     enrollment = models.ForeignKey(
         "postpurchase.Enrollment",
         on_delete=models.CASCADE,
@@ -44,9 +42,6 @@ class Message(models.Model):
         related_name="messages",
         verbose_name=_("step"),
     )
-    # Which time the enrollment reached the step (1 = the first): each visit of a step
-    # in a loop is its own email, with its own id and so its own idempotency key.
-    visit = models.PositiveIntegerField(_("visit"), default=1)
     contact = models.ForeignKey(
         "postpurchase.Contact",
         on_delete=models.CASCADE,
@@ -60,12 +55,10 @@ class Message(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
     )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     esp_name = models.CharField(_("ESP"), max_length=50, blank=True)
     esp_message_id = models.CharField(
         _("ESP message id"), max_length=255, blank=True, db_index=True
     )
-    error = models.TextField(_("last error"), blank=True)
     # When the latest attempt was handed to the ESP (set for a group of messages in one
     # statement, committed before any of them is sent).
     attempted_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
@@ -77,7 +70,6 @@ class Message(models.Model):
     possible_duplicate_at = models.DateTimeField(
         _("possible duplicate since"), null=True, blank=True, db_index=True
     )
-    created_at = models.DateTimeField(_("created"))
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     # First open and first click. Nothing fills them yet: open/click tracking (ESP
     # webhooks) comes in a later release. ConditionStep's opened/clicked checks read them.

@@ -8,14 +8,32 @@ from django.utils.translation import gettext_lazy as _
 from postpurchase.models.fields import ClockDateTimeField
 
 
-class StepRecord(models.Model):
+class Guard(models.Model):
+    """What :class:`~postpurchase.models.Message` and :class:`StepRecord` share: the row
+    that guards one side effect (an email, a staff alert, a signal) of one visit of a
+    step for one enrollment, written and committed before acting. The primary key is a
+    UUID so it can serve as the idempotency key towards other systems (an integer id
+    would repeat between a shop's staging and production databases)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Which time the enrollment reached the step (1 = the first): each visit of a step
+    # in a loop is its own side effect, with its own id and so its own idempotency key.
+    visit = models.PositiveIntegerField(_("visit"), default=1)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        abstract = True
+
+
+class StepRecord(Guard):
     """What a step with a side effect did for one enrollment: the guard against doing it
     twice, like ``Message`` for emails. Written (and committed) before the side effect,
     unique per (enrollment, step, visit), so a re-run after a crash or a second worker
     finds it, while a flow that loops back to the step acts again on its next visit.
 
-    The primary key is a UUID so it can serve as an idempotency key towards other
-    systems (the staff email's ``Idempotency-Key`` header, say).
+    Its id is the staff email's ``Idempotency-Key`` header.
     """
 
     class Status(models.TextChoices):
@@ -24,7 +42,6 @@ class StepRecord(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     enrollment = models.ForeignKey(
         "postpurchase.Enrollment",
         on_delete=models.CASCADE,
@@ -38,15 +55,10 @@ class StepRecord(models.Model):
         related_name="records",
         verbose_name=_("step"),
     )
-    # Which time the enrollment reached the step (1 = the first), as on Message.
-    visit = models.PositiveIntegerField(_("visit"), default=1)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
-    error = models.TextField(_("last error"), blank=True)
-    created_at = models.DateTimeField(_("created"))
     updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:

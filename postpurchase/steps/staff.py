@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 
 from postpurchase.conf import get_setting, site_url
 from postpurchase.delivery import from_email
+from postpurchase.delivery.compose import idempotency_headers
 from postpurchase.email.rendering import get_engine, one_line
 from postpurchase.models import NotifyStaffStep, StepRecord
 from postpurchase.models.steps import register_behaviour
-from postpurchase.results import Next, StepResult, Wait
-from postpurchase.retries import backoff
+from postpurchase.results import Next, StepResult
+from postpurchase.retries import retry_send, send_given_up
 from postpurchase.steps.records import save_record, step_record
 
 if TYPE_CHECKING:
@@ -120,10 +121,7 @@ def notify_staff(step: NotifyStaffStep, ctx: StepContext) -> StepResult:
         save_record(record, StepRecord.Status.FAILED, error=error)
         logger.error("postpurchase: staff email of %s does not render: %s", step, error)
         return Next()
-    headers = {}
-    key_header = get_setting("IDEMPOTENCY_HEADER")
-    if key_header:
-        headers[key_header] = str(record.pk)
+    headers = idempotency_headers(record.pk)
     record.attempts += 1
     try:
         EmailMessage(
@@ -146,11 +144,11 @@ def _retry_or_give_up(ctx: StepContext, record: StepRecord, exc: Exception) -> S
     logger.warning(
         "postpurchase: staff email %s failed (attempt %s): %s", record.pk, record.attempts, error
     )
-    if record.attempts >= get_setting("MAX_SEND_ATTEMPTS"):
+    if send_given_up(record.attempts):
         save_record(record, StepRecord.Status.FAILED, error=error)
         return Next()  # give up on this notification; the customer's flow goes on
     save_record(record, StepRecord.Status.RETRYING, error=error)
-    return Wait(until=backoff(record.attempts, ctx.now), error=error)
+    return retry_send(record.attempts, ctx.now, error)
 
 
 register_behaviour(NotifyStaffStep, execute=notify_staff, clean=validate_notify_staff)

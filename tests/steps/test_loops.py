@@ -5,6 +5,7 @@ refused at go-live and stopped at run time."""
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.core import mail
@@ -192,3 +193,48 @@ def test_a_loop_that_does_not_wait_stops_at_run_time(frozen):
     assert enrollment.status == Enrollment.Status.FAILED
     assert "again without a wait" in enrollment.last_error
     assert Message.objects.filter(step=email).count() == 1
+
+
+def test_deleting_the_step_an_enrollment_waits_on_counts_its_next_visit(frozen):
+    flow, email = reminder_flow()
+    delivered()
+    run_clock(frozen, days=8)
+    assert len(mail.outbox) == 1
+    enrollment = Enrollment.objects.get()
+    wait = DelayStep.objects.get(flow=flow)
+    assert enrollment.step_id == wait.pk
+    # Staff edit the live flow: the enrollment is moved on, onto the email, a new visit.
+    wait.delete()
+    assert Enrollment.objects.get().visit_of(email.pk) == 2
+    run_clock(frozen, days=1)
+    assert [m.visit for m in Message.objects.filter(step=email).order_by("visit")] == [1, 2]
+    assert len(mail.outbox) == 2
+
+
+def test_enrollments_mid_loop_before_visits_were_counted_miss_no_reminder(frozen):
+    backfill_visits = import_module("postpurchase.migrations.0010_backfill_visits").backfill_visits
+    flow, email = reminder_flow()
+    delivered()
+    run_clock(frozen, days=8)
+    assert len(mail.outbox) == 1
+    # What an enrollment walking this flow before migration 0008 looks like after it.
+    Enrollment.objects.update(visits={})
+    assert backfill_visits(Enrollment, Message, StepRecord, "default") == 1
+    run_clock(frozen, days=7)  # the day-14 reminder is due
+    assert len(mail.outbox) == 2
+
+
+def test_the_backfill_counts_a_new_lap_on_a_step_already_acted_on(frozen):
+    backfill_visits = import_module("postpurchase.migrations.0010_backfill_visits").backfill_visits
+    flow, email = reminder_flow()
+    delivered()
+    run_clock(frozen, days=8)
+    enrollment = Enrollment.objects.get()
+    # Before 0008: standing on the email again (second lap), entered after the first
+    # reminder's row was written, not yet run.
+    frozen.advance(timedelta(hours=1))
+    Enrollment.objects.update(visits={}, step=email, step_entered_at=frozen.now, due_at=frozen.now)
+    backfill_visits(Enrollment, Message, StepRecord, "default")
+    assert Enrollment.objects.get(pk=enrollment.pk).visit_of(email.pk) == 2
+    run_clock(frozen, days=1)
+    assert len(mail.outbox) == 2

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from django import template
+from django.template.loader_tags import BLOCK_CONTEXT_KEY
 from django.utils import formats, translation
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.functional import Promise
@@ -123,10 +124,12 @@ def as_date(value):
     return None
 
 
-# Values a cached part may depend on: compared by type and value (a SafeString renders
-# unescaped, a str with the same text escaped). Anything else (a Contact, a callable)
-# makes the part uncacheable.
-_PLAIN = frozenset({str, SafeString, int, float, bool, type(None), Decimal, date, datetime})
+# Values a cached part may depend on: compared by type and printed form, as equal values
+# may print differently (Decimal("1.0") and Decimal("1.00"), -0.0 and 0.0, one instant in
+# two time zones) and a SafeString renders unescaped where a str with the same text is
+# escaped. Anything else (a Contact, a callable) makes the part uncacheable.
+_EXACT = frozenset({str, SafeString, int, bool, type(None)})  # equal means printed the same
+_BY_REPR = frozenset({float, Decimal, date, datetime})  # repr shows digits, sign, time zone
 _MISSING = object()
 
 
@@ -137,23 +140,33 @@ class _Unkeyable(Exception):
 def _frozen(value, depth: int = 0):
     """``value`` as a hashable key; raises _Unkeyable for what cannot be compared."""
     kind = type(value)
-    if kind in _PLAIN:
+    if kind in _EXACT:
         return kind, value
+    if kind in _BY_REPR:
+        return kind, repr(value)
     if value is _MISSING:
         return value
     if isinstance(value, Promise):  # a lazy translation: its text in the active language
         return Promise, str(value)
     if depth < 4:  # brand -> social_links -> link -> url
-        if kind is dict:
-            return dict, tuple((k, _frozen(v, depth + 1)) for k, v in value.items())
+        if kind is dict:  # keys too: {1: "x"} == {True: "x"}, printed differently
+            return dict, tuple(
+                (_frozen(k, depth + 1), _frozen(v, depth + 1)) for k, v in value.items()
+            )
         if kind is list or kind is tuple:
             return kind, tuple(_frozen(v, depth + 1) for v in value)
     raise _Unkeyable
 
 
 class _Reads(dict):
-    """Put under a part while it renders: each name the part looks up and does not bind
-    itself falls through to here, and is noted. Always empty."""
+    """Put under a part while it renders, on top of the context (each name the part looks
+    up and does not bind itself falls through to here) and right above the builtins (a
+    ``"name" in context`` test goes bottom-up and stops at the first dict that has it).
+    Notes each name asked for; always empty.
+
+    Anything else a tag may do with the context's dicts (``{% debug %}``, ``flatten()``,
+    iterating, items(), len(), repr()) means the part may have read all of it.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -164,13 +177,68 @@ class _Reads(dict):
         self.names[key] = None
         return False
 
-    def keys(self):  # context.flatten(): the part may read anything
+    def get(self, key, default=None):
+        self.names[key] = None
+        return default
+
+    def __getitem__(self, key):
+        self.names[key] = None
+        raise KeyError(key)
+
+    def _whole(self, name: str):
         self.everything = True
-        return super().keys()
+        return getattr(super(), name)
+
+    def keys(self):
+        return self._whole("keys")()
+
+    def values(self):
+        return self._whole("values")()
+
+    def items(self):
+        return self._whole("items")()
+
+    def copy(self):
+        return self._whole("copy")()
 
     def __iter__(self):
-        self.everything = True
-        return super().__iter__()
+        return self._whole("__iter__")()
+
+    def __reversed__(self):
+        return self._whole("__reversed__")()
+
+    def __len__(self) -> int:
+        return self._whole("__len__")()
+
+    def __repr__(self) -> str:
+        return self._whole("__repr__")()
+
+    def __eq__(self, other) -> bool:
+        return self._whole("__eq__")(other)
+
+    def __or__(self, other):
+        return self._whole("__or__")(other)
+
+    def __ror__(self, other):
+        return self._whole("__ror__")(other)
+
+    def __reduce_ex__(self, protocol):  # copy, deepcopy, pickle
+        return self._whole("__reduce_ex__")(protocol)
+
+    __hash__ = None  # as a dict's: __eq__ is overridden
+
+
+def _blocks_in_force(context) -> tuple:
+    """Which ``{% block %}`` nodes an inheritance chain supplies right now, by identity
+    (the nodes themselves, so a freed node's id cannot be reused for another). With
+    ``{% extends layout %}`` the same part renders another override of a block for
+    another email, and Django finds that override outside the context, where it is
+    never noted as a read; the chain of the built-in layout is the same for every
+    email of a template, so its parts stay cached."""
+    block_context = context.render_context.get(BLOCK_CONTEXT_KEY)
+    if block_context is None:
+        return ()
+    return tuple((name, tuple(nodes)) for name, nodes in block_context.blocks.items() if nodes)
 
 
 class _PartCache:
@@ -201,11 +269,19 @@ class BrandPartNode(template.Node):
     so a part is never trusted to follow that rule. Its first render notes every name it
     reads from the context around it (names it binds itself, such as a ``{% for %}``
     variable, do not count). Its output is reused only for a later email in which each
-    of those names has an equal plain value (strings, numbers, dates, and dicts and
-    lists of them, such as ``brand``); a part that reads a contact, a coupon, a callable
-    or the whole context is rendered for every email. A part that reads per-email
+    of those names has the same plain value, of the same type and printed the same
+    (strings, numbers, dates, and dicts and lists of them, such as ``brand``), and in
+    which the inheritance chain supplies the same ``{% block %}`` overrides (with
+    ``{% extends layout %}`` each layout gets its own outputs). A part that reads a
+    contact, a coupon, a callable or the whole context (``{% debug %}``, a tag that
+    walks or flattens it) is rendered for every email. A part that reads per-email
     plain values (an order number, an unsubscribe link) would be right but never
     reused, so after MAX_VARIANTS outputs it is rendered for every email too.
+
+    Custom tags are seen through the context: lookups, ``get()``, ``"name" in
+    context`` and any walk over its dicts are noted. A tag that reads something
+    the context does not hold (its own module state, the request, the database)
+    is not, so such a tag belongs outside a brandpart.
     """
 
     MAX_ENTRIES = 64
@@ -220,7 +296,8 @@ class BrandPartNode(template.Node):
         if root is None or key_source is None:
             return self.nodelist.render(context)
         cache = root.__dict__.setdefault("_postpurchase_brand_parts", {})
-        key = (id(self), translation.get_language(), key_source)
+        # The node itself, not its id: a layout compiled again has new nodes.
+        key = (self, translation.get_language(), key_source, _blocks_in_force(context))
         part = cache.get(key)
         if part is None:
             if len(cache) >= self.MAX_ENTRIES:
@@ -237,13 +314,16 @@ class BrandPartNode(template.Node):
             if found is not None:
                 return found
         reads = _Reads()
+        context.dicts.insert(1, reads)  # after the builtins, so dicts[1:] still has all
         context.dicts.append(reads)
         context.push()  # what the part binds ({% translate ... as x %}) lands above
         try:
             output = self.nodelist.render(context)
         finally:
-            # By identity (an empty dict equals any other), with whatever is above it.
-            del context.dicts[max(i for i, d in enumerate(context.dicts) if d is reads) :]
+            # By identity (it compares equal to nothing), with whatever is above it.
+            places = [i for i, d in enumerate(context.dicts) if d is reads]
+            del context.dicts[places[-1] :]
+            del context.dicts[places[0]]
         names = tuple(reads.names)
         try:
             if reads.everything:

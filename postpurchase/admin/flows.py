@@ -35,6 +35,7 @@ from postpurchase.models import (
     Flow,
     Message,
     Step,
+    StepRecord,
 )
 
 
@@ -198,6 +199,14 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                     self.message_user(
                         request, _("Test sent to %(to)s.") % {"to": request.user.email}
                     )
+                    # Tests write no Message (they must not count): the flow's history
+                    # (and "Recent actions") is where staff find who sent which test.
+                    self.log_change(
+                        request,
+                        step.flow,
+                        _("Sent a test of the email step “%(step)s” (%(language)s).")
+                        % {"step": step, "language": language},
+                    )
             return redirect(f"{request.path}?language={language}&width={width}")
         rendered = error = None
         try:
@@ -315,9 +324,25 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
 
 
+class StepRecordInline(admin.TabularInline):
+    """What the steps with side effects did for the enrollment: a staff notification's
+    recipients, subject and send time, a signal's action. Read-only."""
+
+    model = StepRecord
+    fields = ["step", "visit", "status", "attempts", "detail", "error", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
     actions = ["retry_selected", "exit_selected"]
+    inlines = [StepRecordInline]
     list_display = ["contact", "flow", "status", "step", "due_at", "triggered_at", "exit_reason"]
     list_filter = ["flow", "status", "triggered_at"]
     search_fields = ["contact__email", "order_ref"]

@@ -32,16 +32,18 @@ from __future__ import annotations
 import json
 import logging
 import re
-from decimal import Decimal
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.module_loading import import_string
 
-from postpurchase.conf import get_setting
+from postpurchase.conf import get_setting, site_url
 from postpurchase.exceptions import AdapterError, PostpurchaseConfigurationError
 from postpurchase.models import normalize_email
 
@@ -51,6 +53,46 @@ logger = logging.getLogger("postpurchase.adapters")
 CONTACT_FIELDS = {"first_name": 150, "last_name": 150, "locale": 16, "timezone": 64}
 _LANGUAGE = re.compile(r"[a-z]{2,8}")
 _SUBTAG = re.compile(r"[a-z0-9]{2,8}")
+
+# The types docs/integrating.md ("The order snapshot") gives the snapshot's keys. A
+# value of another type is converted when its meaning is clear (42 -> "42" for a
+# number, 49.9 -> "49.9" for a total, "2" -> 2 for a quantity, "/p/1/" -> SITE_URL +
+# "/p/1/" for a link) and refused with an AdapterError naming the key otherwise. None
+# and "" stand for "not given" and are kept.
+TEXT, AMOUNT, COUNT, DATE, DATETIME, URL = "text", "amount", "count", "date", "datetime", "url"
+ORDER_TYPES = {
+    "ref": TEXT,
+    "number": TEXT,
+    "first_name": TEXT,
+    "last_name": TEXT,
+    "locale": TEXT,
+    "timezone": TEXT,
+    "placed_at": DATETIME,
+    "currency": TEXT,
+    "subtotal": AMOUNT,
+    "shipping_cost": AMOUNT,
+    "discount": AMOUNT,
+    "total": AMOUNT,
+    "payment_method": TEXT,
+    "shipping_method": TEXT,
+    "shipping_address": TEXT,
+    "delivery_estimate": DATE,
+    "tracking_url": URL,
+    "order_url": URL,
+}
+ITEM_TYPES = {
+    "sku": TEXT,
+    "name": TEXT,
+    "category": TEXT,
+    "qty": COUNT,
+    "price": AMOUNT,
+    "total": AMOUNT,
+    "image_url": URL,
+    "url": URL,
+    "review_url": URL,
+    "variant": TEXT,
+    "ready_after": DATE,
+}
 
 
 class BaseAdapter:
@@ -75,6 +117,17 @@ class BaseAdapter:
         raise NotImplementedError(
             f"{type(self).__name__}.review_snapshot() must return the review as a dict"
         )
+
+    def user_for(self, obj: Any, email: str) -> Any:
+        """The shop's user account behind an order or review (``obj``, whose snapshot
+        has the address ``email``), or None for a guest. Stored as ``Contact.user`` (the
+        latest order wins; None never unlinks). The default: ``obj.user`` when that is a
+        saved user; a guest order is not matched to an account by its address, since
+        anyone can type any address at a guest checkout (DefaultAdapter does match)."""
+        user = getattr(obj, "user", None)
+        if isinstance(user, get_user_model()) and user.pk is not None:
+            return user
+        return None
 
     def recommendations(self, snapshot: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
         """Products to suggest after this order: dicts with name, url, image_url, price,
@@ -137,6 +190,17 @@ class DefaultAdapter(BaseAdapter):
             "total": str(getattr(order, "total", "") or ""),
             "items": items,
         }
+
+    def user_for(self, obj: Any, email: str) -> Any:
+        """``obj.user``, else the one user whose address is ``email`` (any case); None
+        when no user, or more than one, has it."""
+        user = super().user_for(obj, email)
+        if user is not None:
+            return user
+        User = get_user_model()
+        field = User.get_email_field_name()
+        matches = list(User._default_manager.filter(**{f"{field}__iexact": email})[:2])
+        return matches[0] if len(matches) == 1 else None
 
     def review_snapshot(self, review: Any) -> dict[str, Any]:
         user = getattr(review, "user", None)
@@ -279,9 +343,84 @@ def email_problem(email: Any) -> str:
     return ""
 
 
+def typed_value(value: Any, kind: str, field: str) -> Any:
+    """``value`` (after the JSON round trip) as a snapshot key of ``kind`` holds it, or
+    an AdapterError naming ``field``; see ORDER_TYPES."""
+    if value is None or value == "":
+        return value
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise AdapterError(f"{field} must be {_EXPECTED[kind]}, got {type(value).__name__}")
+    if kind == TEXT:
+        return value if isinstance(value, str) else str(value)
+    if kind == AMOUNT:
+        # Text that is not a number ("on request") is shown as given by `money`.
+        return value if isinstance(value, str) else str(Decimal(str(value)))
+    if kind == COUNT:
+        try:
+            count = Decimal(str(value).strip())
+        except InvalidOperation:
+            count = None
+        if count is None or not count.is_finite() or count != count.to_integral_value():
+            raise AdapterError(f"{field} must be a whole number, got {value!r}")
+        return int(count)
+    if not isinstance(value, str):
+        raise AdapterError(f"{field} must be {_EXPECTED[kind]}, got {type(value).__name__}")
+    if kind in (DATE, DATETIME):
+        try:
+            (date if kind == DATE and len(value) == 10 else datetime).fromisoformat(value)
+        except ValueError:
+            raise AdapterError(f"{field} must be {_EXPECTED[kind]}, got {value!r}") from None
+        return value
+    # URL: emails are read outside the site, so a link must be absolute.
+    if value.startswith(("https://", "http://")):
+        return value
+    if value.startswith("/") and not value.startswith("//"):
+        logger.warning("postpurchase: %s is a relative link; SITE_URL put in front", field)
+        return site_url() + value
+    raise AdapterError(f"{field} must be an absolute http(s) URL (or start with /)")
+
+
+_EXPECTED = {
+    TEXT: "a string",
+    AMOUNT: "a decimal string or a number",
+    COUNT: "a whole number",
+    DATE: "an ISO date string (a date)",
+    DATETIME: "an ISO datetime string (a datetime)",
+    URL: "an absolute URL string",
+}
+
+
+def enforce_order_types(snapshot: dict[str, Any], what: str = "order") -> dict[str, Any]:
+    """The order snapshot with each documented key converted to its documented type
+    (see ORDER_TYPES), in place; an AdapterError names the first key that cannot be."""
+    for key, kind in ORDER_TYPES.items():
+        if key in snapshot:
+            snapshot[key] = typed_value(snapshot[key], kind, f"{what}.{key}")
+    items = snapshot.get("items")
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if not isinstance(item, dict):
+            raise AdapterError(f"{what}.items[{i}] must be a dict, got {type(item).__name__}")
+        for key, kind in ITEM_TYPES.items():
+            if key in item:
+                item[key] = typed_value(item[key], kind, f"{what}.items[{i}].{key}")
+    return snapshot
+
+
+def adapter_user(adapter: BaseAdapter, obj: Any, email: str) -> Any:
+    """``adapter.user_for()``, checked: a saved instance of the user model, or None."""
+    user = adapter.user_for(obj, email)
+    if user is not None and not (isinstance(user, get_user_model()) and user.pk is not None):
+        raise AdapterError(
+            f"The adapter's user_for() must return a saved {get_user_model().__name__} or "
+            f"None, got {type(user).__name__}"
+        )
+    return user
+
+
 def clean_snapshot(data: Any, *, what: str = "order") -> dict[str, Any]:
     """Check an adapter's snapshot and return a JSON-safe copy (Decimals become strings,
-    NUL characters are removed with a warning naming each field)."""
+    NUL characters are removed with a warning naming each field). An order snapshot's
+    documented keys get their documented types (``enforce_order_types``)."""
     if not isinstance(data, dict):
         raise AdapterError(
             f"The adapter's {what} snapshot must be a dict, got {type(data).__name__}"
@@ -304,4 +443,6 @@ def clean_snapshot(data: Any, *, what: str = "order") -> dict[str, Any]:
     items = cleaned.setdefault("items", [])
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise AdapterError(f"The adapter's {what} snapshot 'items' must be a list of dicts")
+    if what == "order":
+        enforce_order_types(cleaned)
     return cleaned

@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from postpurchase import signals
 from postpurchase.adapters import (
+    adapter_user,
     clean_snapshot,
     email_problem,
+    enforce_order_types,
     get_adapter,
     strip_nul,
     warn_stripped,
@@ -87,6 +89,10 @@ def track(
     snapshot = payload.pop("order", None) or {}
     if not isinstance(snapshot, dict):
         raise InvalidEventError("data['order'] must be a dict (an order snapshot)")
+    try:
+        enforce_order_types(snapshot, what="data['order']")
+    except ValueError as exc:
+        raise InvalidEventError(str(exc)) from exc
     ref = clean_ref(object_ref(obj), "ref (the object)") if obj is not None else ""
     order_ref = clean_ref(order_ref or snapshot.get("ref") or "", "order_ref")
     who = upsert_contact(email, contact)
@@ -107,7 +113,8 @@ def track_order(name: str, order: Any, data: dict[str, Any] | None = None) -> Ev
     ref = clean_ref(adapter.order_ref(order), "The adapter's order_ref()", AdapterError)
     snapshot = clean_snapshot(adapter.order_snapshot(order))
     snapshot.setdefault("ref", ref)
-    contact = upsert_contact(snapshot["email"], snapshot)
+    user = adapter_user(adapter, order, snapshot["email"])
+    contact = upsert_contact(snapshot["email"], snapshot, user=user)
     return record_event(name, contact, ref=ref, order_ref=ref, data=data, snapshot=snapshot)
 
 
@@ -116,7 +123,8 @@ def track_review(review: Any, data: dict[str, Any] | None = None) -> Event:
     ref = clean_ref(adapter.review_ref(review), "The adapter's review_ref()", AdapterError)
     snapshot = clean_snapshot(adapter.review_snapshot(review), what="review")
     order_ref = clean_ref(snapshot.get("order_ref") or "", "review.order_ref", AdapterError)
-    contact = upsert_contact(snapshot["email"], snapshot)
+    user = adapter_user(adapter, review, snapshot["email"])
+    contact = upsert_contact(snapshot["email"], snapshot, user=user)
     return record_event(
         "review_submitted",
         contact,

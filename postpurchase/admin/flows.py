@@ -190,6 +190,14 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                     self.message_user(
                         request, _("Test sent to %(to)s.") % {"to": request.user.email}
                     )
+                    # Tests write no Message (they must not count): the flow's history
+                    # (and "Recent actions") is where staff find who sent which test.
+                    self.log_change(
+                        request,
+                        step.flow,
+                        _("Sent a test of the email step “%(step)s” (%(language)s).")
+                        % {"step": step, "language": language},
+                    )
             return redirect(f"{request.path}?language={language}&width={width}")
         rendered = error = None
         try:

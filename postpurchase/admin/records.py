@@ -15,6 +15,7 @@ from postpurchase.models import (
     Enrollment,
     Event,
     Message,
+    StepRecord,
 )
 
 
@@ -35,9 +36,25 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "occurred_at"
 
 
+class StepRecordInline(admin.TabularInline):
+    """What the steps with side effects did for the enrollment: a staff notification's
+    recipients, subject and send time, a signal's action. Read-only."""
+
+    model = StepRecord
+    fields = ["step", "visit", "status", "attempts", "detail", "error", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Enrollment)
 class EnrollmentAdmin(admin.ModelAdmin):
     actions = ["retry_selected", "exit_selected"]
+    inlines = [StepRecordInline]
     list_display = ["contact", "flow", "status", "step", "due_at", "triggered_at", "exit_reason"]
     list_filter = ["flow", "status", "triggered_at"]
     search_fields = ["contact__email", "order_ref"]

@@ -4,13 +4,16 @@ in any language; and test sends that never count as real messages."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from anymail.message import AnymailMessage
 
+from postpurchase import clock
 from postpurchase.conf import brand, site_url
 from postpurchase.coupons import sample_coupon
 from postpurchase.delivery import from_email
+from postpurchase.delivery.mail_dir import copy_stem, write_mail_copy
 from postpurchase.email.rendering import RenderedEmail, contents_of, pick_language, render_content
 from postpurchase.models import Contact, EmailStep, Enrollment, Flow
 
@@ -98,11 +101,13 @@ def preview_step(step: EmailStep, language: str | None = None) -> RenderedEmail:
 
 
 def send_test(step: EmailStep, to: str, language: str | None = None) -> RenderedEmail:
-    """Send the step's email to ``to`` (a staff address), subject marked as a test. No
-    Message row is written, so tests never count in statistics."""
+    """Send the step's email to ``to`` (a staff address), subject marked as a test, and
+    put a copy in MAIL_DIR like every email. No Message row is written, so tests never
+    count in statistics (the admin records the send in the flow's history)."""
     rendered = preview_step(step, language)
+    subject = f"[TEST] {rendered.subject}"
     email = AnymailMessage(
-        subject=f"[TEST] {rendered.subject}",
+        subject=subject,
         body=rendered.text,
         from_email=from_email(),
         to=[to],
@@ -111,4 +116,6 @@ def send_test(step: EmailStep, to: str, language: str | None = None) -> Rendered
     )
     email.attach_alternative(rendered.html, "text/html")
     email.send()
+    stem = copy_stem(clock.now(), "test", uuid.uuid4().hex[:12])
+    write_mail_copy(stem, to, subject, rendered.text, rendered.html)
     return rendered

@@ -17,15 +17,20 @@ from postpurchase.models import Contact, DelayStep, Enrollment, Event, Flow, nor
 logger = logging.getLogger("postpurchase.engine")
 
 
-def upsert_contact(email: str, details: dict[str, Any] | None = None) -> Contact:
-    """Get or create the contact for ``email`` and refresh its names, locale and time
-    zone (the latest order wins). A value Contact cannot hold is normalised or left out
-    with a warning naming the field (see ``adapters.contact_details``)."""
+def upsert_contact(email: str, details: dict[str, Any] | None = None, user: Any = None) -> Contact:
+    """Get or create the contact for ``email`` and refresh its names, locale, time
+    zone and shop user (the latest order wins; no ``user`` keeps the one it has). A
+    value Contact cannot hold is normalised or left out with a warning naming the field
+    (see ``adapters.contact_details``)."""
     address = normalize_email(email)
     updates = contact_details(details or {})
-    contact, created = Contact.objects.get_or_create(email=address, defaults=updates)
+    contact, created = Contact.objects.get_or_create(
+        email=address, defaults={**updates, "user": user}
+    )
     if not created:
         changed = {f: v for f, v in updates.items() if getattr(contact, f) != v}
+        if user is not None and contact.user_id != user.pk:
+            changed["user"] = user
         if changed:
             for f, v in changed.items():
                 setattr(contact, f, v)

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from postpurchase.conf import get_setting, site_url
 from postpurchase.delivery import from_email
 from postpurchase.delivery.compose import idempotency_headers
+from postpurchase.delivery.mail_dir import copy_stem, write_mail_copy
 from postpurchase.email.rendering import get_engine, one_line
 from postpurchase.models import NotifyStaffStep, StepRecord
 from postpurchase.models.steps import register_behaviour
@@ -129,11 +130,13 @@ def notify_staff(step: NotifyStaffStep, ctx: StepContext) -> StepResult:
         ).send()
     except Exception as exc:
         return _retry_or_give_up(ctx, record, exc)
-    save_record(
-        record,
-        StepRecord.Status.DONE,
-        detail={"to": recipients, "subject": subject, "sent_at": ctx.now.isoformat()},
+    copy = write_mail_copy(
+        copy_stem(ctx.now, "staff", record.pk), ", ".join(recipients), subject, body
     )
+    detail = {"to": recipients, "subject": subject, "sent_at": ctx.now.isoformat()}
+    if copy:
+        detail["mail_copy"] = copy
+    save_record(record, StepRecord.Status.DONE, detail=detail)
     return Next()
 
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 from example_shop.shop.cart import CartLine
 from example_shop.shop.checkout import CheckoutError, Customer, place_order
 from example_shop.shop.models import Order
+from postpurchase.models import Contact
 
 from .factories import ProductFactory
 
@@ -72,6 +73,8 @@ def test_logged_in_checkout_links_the_user(client, customer, product):
 
     client.post(reverse("shop:checkout"), {**FORM, "email": "anna@example.com"})
     assert Order.objects.get().user == customer
+    # ... and the shop's adapter links her contact to her account (Contact.user).
+    assert Contact.objects.get(email="anna@example.com").user == customer
 
 
 def test_order_locale_follows_the_active_language(client, cart):

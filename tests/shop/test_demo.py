@@ -1,17 +1,26 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from datetime import timedelta
+from functools import cache
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import override_settings
 
+from example_shop.shop.cart import CartLine
+from example_shop.shop.checkout import Customer, place_order
 from example_shop.shop.demo_data import load_demo_data
 from example_shop.shop.management.commands.demo import format_offset
 from example_shop.shop.models import Category, Order, Product, Review
-from postpurchase.models import Flow
+from postpurchase.models import Enrollment, Flow
+from tests.docs.tables import DOCS
 
 
 def test_format_offset():
@@ -41,11 +50,40 @@ def test_demo_data_is_idempotent_and_sends_no_signals(inbound_signals):
     assert inbound_signals.calls == []
 
 
-@pytest.mark.django_db(transaction=True)
-def test_demo_simulate_prints_the_series_and_an_nps_answer():
+def series_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if re.match(r"^\+\d+d \d\d:\d\d", line)]
+
+
+def masked(output: str) -> list[str]:
+    """The output without what differs from run to run: the random order number, the
+    day the simulation starts, the folder of the mail copies."""
+    output = re.sub(r"BP-[A-Z0-9]{6}", "BP-XXXXXX", output)
+    output = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "<start> UTC", output)
+    output = re.sub(r"(written to|Open them in) \S+?(\.?)$", r"\1 <mail dir>\2", output, flags=re.M)
+    return output.splitlines()
+
+
+#: Where the simulations of these tests write their emails (under simulated/).
+MAIL_DIR = Path(tempfile.mkdtemp(prefix="test-demo-mail-"))
+
+
+def simulate() -> str:
+    """What ``demo --simulate`` prints, with mail copies written as in the demo."""
     out = StringIO()
-    call_command("demo", "--simulate", stdout=out)
-    lines = [line for line in out.getvalue().splitlines() if re.match(r"^\+\d+d \d\d:\d\d", line)]
+    with override_settings(POSTPURCHASE={**settings.POSTPURCHASE, "MAIL_DIR": MAIL_DIR}):
+        call_command("demo", "--simulate", stdout=out)
+    return out.getvalue()
+
+
+@cache
+def fresh_simulation() -> str:
+    """``simulate()`` once: it runs on a database of its own, whatever the test's."""
+    return simulate()
+
+
+def test_demo_simulate_prints_the_series_and_an_nps_answer():
+    output = fresh_simulation()
+    lines = series_lines(output)
     assert [line.split()[0] + " " + line.split()[1] for line in lines] == [
         "+0d 00:00",  # thank you
         "+2d 00:00",  # come back, with a coupon
@@ -56,9 +94,72 @@ def test_demo_simulate_prints_the_series_and_an_nps_answer():
         "+13d 01:00",  # promoter follow-up
     ]
     assert "(answered the survey: 10, promoter)" in lines[5]
-    assert "5 emails sent." in out.getvalue()
+    assert "5 emails sent." in output
+    # ... each of them in the mail folder, as HTML and as text.
+    assert len(list((MAIL_DIR / "simulated").glob("*.html"))) == 5
+    assert len(list((MAIL_DIR / "simulated").glob("*.txt"))) == 5
     assert all("emily.clark@example.com" in line for line in lines)
-    assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()
+    # The order it announces is the one the thank-you is about.
+    (number,) = re.findall(r"Placed order (BP-\w+)", output)
+    assert lines[0].endswith(f"#{number}")
     # A review written in the demo shop earns the promised coupon.
-    assert "Flow 'review-thank-you' is live." in out.getvalue()
+    assert "Flow 'review-thank-you' is live." in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_setup_makes_the_admin_and_the_live_flows():
+    call_command("demo", "--no-server", stdout=StringIO())
+    assert get_user_model().objects.filter(username="admin", is_superuser=True).exists()
     assert Flow.objects.get(slug="review-thank-you").status == Flow.Status.LIVE
+    assert Flow.objects.get(slug="post-purchase-series").status == Flow.Status.LIVE
+
+
+def live_state() -> dict[str, list[dict]]:
+    """Every row of the shop's and the app's tables (and the users)."""
+    models = [*apps.get_app_config("postpurchase").get_models()]
+    models += [*apps.get_app_config("shop").get_models(), get_user_model()]
+    return {m._meta.label: list(m._base_manager.order_by("pk").values()) for m in models}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simulate_after_using_the_live_demo_leaves_it_alone_and_prints_a_fresh_series():
+    call_command("demo", "--no-server", stdout=StringIO())
+    # A guest orders in the live demo: her thank-you goes out, the rest of her series
+    # (the 2-day email, the review request, the survey) waits.
+    product = Product.objects.get(sku="BP-TRK-45")
+    guest = Customer(
+        email="guest@example.com",
+        first_name="Gita",
+        last_name="Guest",
+        phone="+44 20 7946 0001",
+        shipping_address="1 Guest Street, London",
+    )
+    place_order([CartLine(product, 1)], guest, locale="en")
+    assert Enrollment.objects.filter(
+        contact__email="guest@example.com", status=Enrollment.Status.ACTIVE
+    ).exists()
+    before = live_state()
+
+    output = simulate()
+
+    assert live_state() == before
+    assert masked(output) == masked(fresh_simulation())
+    assert "guest@example.com" not in output
+
+
+def documented_output(text: str, after: str) -> list[str]:
+    """The lines of the first fenced block after the line ``after``."""
+    block = text[text.index(after) :].split("```", 2)[1]
+    return block.splitlines()[1:]
+
+
+def test_the_quickstarts_sample_output_is_what_the_demo_prints():
+    quickstart = (DOCS / "quickstart.md").read_text(encoding="utf-8")
+    documented = documented_output(quickstart, "prints every email the series sends")
+    assert masked("\n".join(documented)) == masked(fresh_simulation())
+
+
+def test_the_readmes_sample_output_is_the_demos_series():
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    documented = documented_output(readme, "prints each email as it goes out")
+    assert masked("\n".join(documented)) == masked("\n".join(series_lines(fresh_simulation())))

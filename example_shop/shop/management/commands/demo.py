@@ -1,11 +1,19 @@
 """``python manage.py demo``: a ready shop with the post-purchase series live.
 
 ``--simulate`` skips the server: it places one order and replays the next 30 days on a
-simulated clock, printing every email the series sends and when.
+simulated clock, printing every email the series sends and when. It runs on a throwaway
+database of its own (a fresh SQLite file, in a child process), so the live demo's
+customers, orders and pending emails are never touched, and every run prints the same
+series. Its emails are written to ``<MAIL_DIR>/simulated/``.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,11 +22,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import override_settings
 from django.utils import timezone
 
 import postpurchase.clock
+import postpurchase.conf
 import postpurchase.engine
 import postpurchase.recipes
 from postpurchase import signals
@@ -44,6 +53,44 @@ SIMULATED_DAYS = 30
 # What the simulated customer buys: a backpack and a rain cover for it.
 SIMULATED_CART = [("BP-TRK-45", 1), ("AC-COVER-L", 1)]
 MAX_STEPS = 10_000
+#: Under MAIL_DIR: where --simulate writes its emails, apart from the live demo's.
+SIMULATED_MAIL = "simulated"
+
+
+def simulate_on_throwaway_database(mail_dir: str) -> str:
+    """Run ``demo --simulate`` in a child process on a fresh SQLite database in a
+    temporary folder, and return what it printed. A child, not a second connection in
+    this process: nothing (a cached content type, a lease, the adapter) can then carry
+    over between the live database and the simulated one. Its emails go to
+    ``<mail_dir>/simulated`` (none if ``mail_dir`` is empty)."""
+    with tempfile.TemporaryDirectory(prefix="demo-simulate-") as folder:
+        env = {
+            **os.environ,
+            "EXAMPLE_SHOP_VAR_DIR": folder,
+            "DJANGO_SETTINGS_MODULE": os.environ.get(
+                "DJANGO_SETTINGS_MODULE", "example_shop.settings"
+            ),
+        }
+        env.pop("DATABASE_URL", None)  # always SQLite: a throwaway file, never the shop's
+        command = [sys.executable, "-m", "django", "demo", "--simulate"]
+        command += ["--on-throwaway-database"]
+        if mail_dir:
+            command += ["--mail-dir", str(Path(mail_dir) / SIMULATED_MAIL)]
+        done = subprocess.run(
+            command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, check=False
+        )
+    if done.returncode:
+        raise CommandError(f"The simulation failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def clear_mail_copies(mail_dir: str | None) -> None:
+    """Remove the emails an earlier simulation left in its own folder."""
+    if not mail_dir:
+        return
+    folder = Path(mail_dir)
+    for path in [*folder.glob("*.html"), *folder.glob("*.txt")]:
+        path.unlink()
 
 
 def format_offset(delta: timedelta) -> str:
@@ -67,15 +114,27 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-server", action="store_true", help="Only set up; do not start the server."
         )
+        # Set by --simulate for the child process that runs on the throwaway database.
+        parser.add_argument("--on-throwaway-database", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--mail-dir", default="", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.setup()
+        if options["simulate"] and not options["on_throwaway_database"]:
+            self.stdout.write(simulate_on_throwaway_database(self.mail_dir()), ending="")
+            return
         if options["simulate"]:
+            self.stdout.write("Simulating on a throwaway database; the live demo's is untouched.")
+            mail_dir = options["mail_dir"] or None
+            clear_mail_copies(mail_dir)
             # The simulated clock is this thread's: the wake-up after each order runs
             # here too, not on the embedded default's background thread.
-            with override_settings(POSTPURCHASE={**settings.POSTPURCHASE, "EXECUTION": "sync"}):
+            overrides = {"EXECUTION": "sync", "MAIL_DIR": mail_dir}
+            with override_settings(POSTPURCHASE={**settings.POSTPURCHASE, **overrides}):
+                self.setup()
                 self.simulate()
-        elif not options["no_server"]:
+            return
+        self.setup()
+        if not options["no_server"]:
             self.serve(options["addrport"])
 
     def setup(self) -> None:
@@ -186,7 +245,7 @@ class Command(BaseCommand):
         return responses
 
     def mail_dir(self) -> str:
-        mail_dir = settings.POSTPURCHASE.get("MAIL_DIR")
+        mail_dir = postpurchase.conf.get_setting("MAIL_DIR")
         return str(mail_dir) if mail_dir else ""
 
     def place_simulated_order(self, placed_at: datetime) -> Order:

@@ -87,7 +87,14 @@ DEFAULTS: dict[str, Any] = {
     "ATTEMPT_LIMIT_CACHE": "default",
     # Days a link in an email works, per kind of link (kinds left out keep these).
     "TOKEN_MAX_AGE_DAYS": {"unsubscribe": 730, "nps": 90},
+    # postpurchase.contrib.oscar: which Oscar order statuses are which order event,
+    # e.g. {"Shipped": "shipped", "Cancelled": "cancelled"}; statuses left out send none.
+    "OSCAR_ORDER_STATUSES": {},
 }
+
+#: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
+#: signal order_<name>.
+OSCAR_STATUS_EVENTS = ("paid", "shipped", "delivered", "cancelled", "refunded")
 
 #: The kinds of signed links in emails, each with its own salt and maximum age.
 TOKEN_KINDS = ("unsubscribe", "nps")
@@ -195,6 +202,8 @@ def validate(name: str, value: Any) -> None:
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["ATTEMPT_LIMIT_CACHE"] must be a cache alias; got {value!r}.'
         )
+    if name == "OSCAR_ORDER_STATUSES":
+        _validate_oscar_statuses(value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -253,6 +262,20 @@ def _validate_token_ages(value: Any) -> None:
             'POSTPURCHASE["TOKEN_MAX_AGE_DAYS"] must be a dict of positive numbers of days '
             f"by kind of link ({', '.join(TOKEN_KINDS)}); got {value!r}."
         )
+
+
+def _validate_oscar_statuses(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["OSCAR_ORDER_STATUSES"] must be a dict of Oscar order status -> '
+            f"one of {', '.join(OSCAR_STATUS_EVENTS)}; got {value!r}."
+        )
+    for status, event in value.items():
+        if not isinstance(status, str) or event not in OSCAR_STATUS_EVENTS:
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["OSCAR_ORDER_STATUSES"][{status!r}] must be one of '
+                f"{', '.join(OSCAR_STATUS_EVENTS)}; got {event!r}."
+            )
 
 
 def _validate_platforms(value: Any) -> None:

@@ -24,6 +24,8 @@ def test_defaults_are_used(settings):
         ("BATCH_SIZE", "10"),
         ("LANGUAGES", []),
         ("BRAND", "x"),
+        ("OSCAR_ORDER_STATUSES", ["Shipped"]),
+        ("OSCAR_ORDER_STATUSES", {"Shipped": "order_shipped"}),
     ],
 )
 def test_bad_values_name_the_key(settings, key, value):
@@ -62,3 +64,10 @@ def test_non_dict_setting(settings):
     settings.POSTPURCHASE = ["x"]
     with pytest.raises(PostpurchaseConfigurationError, match="must be a dict"):
         get_setting("BATCH_SIZE")
+
+
+def test_oscar_status_map_is_read(settings):
+    settings.POSTPURCHASE = {"OSCAR_ORDER_STATUSES": {"Versandt": "shipped"}}
+    assert get_setting("OSCAR_ORDER_STATUSES") == {"Versandt": "shipped"}
+    settings.POSTPURCHASE = {}
+    assert get_setting("OSCAR_ORDER_STATUSES") == {}

@@ -1,0 +1,7 @@
+from oscar.apps.checkout import mixins
+
+from postpurchase.contrib.oscar.checkout import NoOscarConfirmationMixin
+
+
+class OrderPlacementMixin(NoOscarConfirmationMixin, mixins.OrderPlacementMixin):
+    pass

@@ -15,17 +15,22 @@ class Enrollment(models.Model):
         EXITED = "exited", _("Exited")
         FAILED = "failed", _("Failed")
 
+    # Every write of an enrollment (each step it takes) updates each of its indexes, so
+    # it has none that another index already covers: the flow's lookups use the
+    # (flow, dedupe_key) constraint, the contact's the (contact, status) index.
     flow = models.ForeignKey(
         "postpurchase.Flow",
         on_delete=models.CASCADE,
         related_name="enrollments",
         verbose_name=_("flow"),
+        db_index=False,
     )
     contact = models.ForeignKey(
         "postpurchase.Contact",
         on_delete=models.CASCADE,
         related_name="enrollments",
         verbose_name=_("contact"),
+        db_index=False,
     )
     trigger_event = models.ForeignKey(
         "postpurchase.Event",
@@ -37,7 +42,8 @@ class Enrollment(models.Model):
     )
     # Re-entry guard: unique per flow (e.g. "order:shop.order:42" or "contact:7").
     dedupe_key = models.CharField(_("dedupe key"), max_length=255)
-    order_ref = models.CharField(_("order reference"), max_length=200, blank=True, db_index=True)
+    # Not indexed: nothing looks enrollments up by order alone (exits go by contact).
+    order_ref = models.CharField(_("order reference"), max_length=200, blank=True)
     snapshot = models.JSONField(_("order snapshot"), default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE

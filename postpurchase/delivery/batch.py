@@ -112,10 +112,15 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
                 ready = []  # rendered but never marked: left for the next run
             submit = bool(ready) and (len(ready) >= group or exhausted)
             submit = submit and len(running) + len(ready) <= size
+            # While the worker renders, answers ride along with the next group's mark
+            # (one transaction for both); on their own only when a group's worth is
+            # waiting, or when the worker has nothing to render and they have waited
+            # RECORD_INTERVAL, or nothing is left in flight.
+            rendering = not exhausted and len(ready) < group
             record_due = bool(answered) and (
                 len(answered) >= group
-                or time.monotonic() - last_record >= RECORD_INTERVAL
                 or not running
+                or (not rendering and time.monotonic() - last_record >= RECORD_INTERVAL)
             )
             if submit or record_due:
                 recorded, answered = answered, []

@@ -55,7 +55,7 @@ for _p in (str(ROOT), str(HERE)):
         sys.path.insert(0, _p)
 
 PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
-PG_DB = "bench_postpurchase"
+PG_DB = os.environ.get("BENCH_PG_DB", "bench_postpurchase")
 PG_URL = os.environ.get("BENCH_PG_URL", f"postgres://postgres@127.0.0.1:5432/{PG_DB}")
 
 TARGET_RATE = 2000.0
@@ -463,6 +463,15 @@ def send_settings() -> dict:
     return {"known": known, "value": value, "errors": errors, "backend_problems": problems}
 
 
+def clear_post_office() -> int:
+    """Delete every post_office Email and Log (the next round queues them again)."""
+    _django()
+    from post_office.models import Email, Log
+
+    Log.objects.all().delete()
+    return Email.objects.all().delete()[0]
+
+
 def requeue_post_office() -> int:
     """Put every post_office Email back in the queue and drop its Log rows, so the next
     send_queued() run (another THREADS_PER_PROCESS) sends the same emails again."""
@@ -685,6 +694,10 @@ class EspFigures:
     po_queue_s: float = 0.0
     runs: list[EspRun] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    round: int = 1
+
+    def latencies(self) -> list[float]:
+        return [r.latency for r in self.runs]
 
 
 def _loud(message: str) -> None:
@@ -705,7 +718,7 @@ def _check_received(fig: EspFigures, what: str, stats: dict, n: int) -> None:
         _loud("MISMATCH " + problem)
 
 
-def esp_bench(db: str, args, workdir: Path, server) -> EspFigures:
+def esp_bench(db: str, args, workdir: Path, server) -> list[EspFigures]:
     os.environ["BENCH_DATABASE_URL"] = prepare(db, workdir)
     os.environ["BENCH_BATCH_SIZE"] = str(args.batch_size)
     os.environ["BENCH_PO_BATCH_SIZE"] = str(args.po_batch_size)
@@ -747,6 +760,29 @@ def esp_bench(db: str, args, workdir: Path, server) -> EspFigures:
         )
     say(f"[{db}] {fig.concurrency_note}", flush=True)
 
+    figs = []
+    for index in range(args.rounds):
+        if index:
+            call("clear_post_office")
+            fig = EspFigures(
+                db=db,
+                n=n,
+                workers=w,
+                threads_per_process=fig.threads_per_process,
+                concurrency_note=fig.concurrency_note,
+            )
+        fig.round = index + 1
+        figs.append(esp_round(fig, args, server, offset=index * len(args.latencies) * n))
+    return figs
+
+
+def esp_round(fig: EspFigures, args, server, offset: int) -> EspFigures:
+    """One round: the floor, post_office's render + queue, then per latency the
+    pipeline on fresh enrollments and post_office's sends."""
+    db, n, w = fig.db, fig.n, fig.workers
+    say = print if args.verbose else (lambda *a, **k: None)
+    if args.rounds > 1:
+        say(f"[{db}] round {fig.round} of {args.rounds}", flush=True)
     server.configure(latency_ms=0, connect_delay_ms=args.connect_delay_ms)
     server.reset()
     floor = run_workers("floor", w, n, {"reuse_connection": True})
@@ -767,7 +803,7 @@ def esp_bench(db: str, args, workdir: Path, server) -> EspFigures:
     for k, latency in enumerate(args.latencies):
         run = EspRun(latency=latency)
         fig.runs.append(run)
-        call("more_enrollments", n, k * n)
+        call("more_enrollments", n, offset + k * n)
         server.configure(latency_ms=latency)
         before = call("count_results")
         server.reset()
@@ -827,7 +863,7 @@ def esp_report(figs: list[EspFigures]) -> None:
 
     for f in figs:
         print(
-            f"\n[{f.db}] N={f.n} emails per run, {f.workers} worker processes, "
+            f"\n[{f.db}] round {f.round}: N={f.n} emails per run, {f.workers} worker processes, "
             f"{os.cpu_count()} CPUs; Anymail's Postmark backend to esp_server.py on 127.0.0.1"
         )
         print(
@@ -883,6 +919,48 @@ def esp_report(figs: list[EspFigures]) -> None:
             print(f"!!! {problem}")
 
 
+def esp_summary(figs: list[EspFigures]) -> None:
+    """Medians and spread (min-max) over the rounds of each database, per latency."""
+    from statistics import median
+
+    def spread(values: list[float], fmt: str) -> str:
+        return (
+            f"{format(median(values), fmt)} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+        )
+
+    for db in dict.fromkeys(f.db for f in figs):
+        rounds = [f for f in figs if f.db == db]
+        print(f"\n[{db}] over {len(rounds)} rounds: median (min-max)")
+        head = (
+            f"{'latency':>7} {'pipeline/s':>16} {'floor/s':>16} {'best p_o/s':>16} "
+            f"{'pipe/floor':>16} {'pipe/best p_o':>20}"
+        )
+        print(head)
+        print("-" * len(head))
+        for k, latency in enumerate(rounds[0].latencies()):
+            runs = [(f, f.runs[k]) for f in rounds]
+            pipe = [r.pipeline for _, r in runs]
+            floor = [f.floor for f, _ in runs]
+            best = [r.po_best()[1]["rate"] for _, r in runs]
+            vs_floor = [r.pipeline / f.floor for f, r in runs]
+            vs_po = [r.pipeline / r.po_best()[1]["rate"] for _, r in runs]
+            print(
+                f"{latency:>5g}ms {spread(pipe, '.0f'):>16} {spread(floor, '.0f'):>16} "
+                f"{spread(best, '.0f'):>16} {spread(vs_floor, '.0%'):>16} "
+                f"{spread(vs_po, '.2f'):>20}"
+            )
+        at = [k for k, lat in enumerate(rounds[0].latencies()) if lat == ESP_TARGET_LATENCY]
+        for k in at:
+            vs_floor = median(f.runs[k].pipeline / f.floor for f in rounds)
+            vs_po = median(f.runs[k].pipeline / f.runs[k].po_best()[1]["rate"] for f in rounds)
+            print(
+                f"targets at {ESP_TARGET_LATENCY:g} ms, medians: >= {ESP_TARGET_VS_FLOOR:.0%} "
+                f"of the floor: {'yes' if vs_floor >= ESP_TARGET_VS_FLOOR else 'NO'} "
+                f"({vs_floor:.0%}); >= {ESP_TARGET_VS_POST_OFFICE}x best post_office: "
+                f"{'yes' if vs_po >= ESP_TARGET_VS_POST_OFFICE else 'NO'} ({vs_po:.2f}x)"
+            )
+
+
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -896,7 +974,7 @@ def esp_main(args, dbs: list[str]) -> int:
 
     for name in ("NO_PROXY", "no_proxy"):  # requests (Anymail) must not proxy 127.0.0.1
         os.environ[name] = ",".join(filter(None, [os.environ.get(name), "127.0.0.1"]))
-    if PO_DEFAULT_THREADS not in args.po_thread_sweep:
+    if PO_DEFAULT_THREADS not in args.po_thread_sweep and not args.no_po_default:
         args.po_thread_sweep = [PO_DEFAULT_THREADS, *args.po_thread_sweep]
     server, port = start_server(connect_delay_ms=args.connect_delay_ms)
     if args.verbose:
@@ -904,11 +982,13 @@ def esp_main(args, dbs: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench_postpurchase_"))
     started = time.monotonic()
     try:
-        figs = [esp_bench(db, args, workdir, server) for db in dbs]
+        figs = [f for db in dbs for f in esp_bench(db, args, workdir, server)]
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     esp_report(figs)
+    if args.rounds > 1:
+        esp_summary(figs)
     print(f"\n(whole run {time.monotonic() - started:.0f}s)")
     return 1 if any(f.problems for f in figs) else 0
 
@@ -952,6 +1032,17 @@ def main(argv=None) -> int:
         type=float,
         default=0.0,
         help="extra ESP delay on each new TCP connection (a TLS handshake)",
+    )
+    esp.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat floor, post_office and pipeline this many times; print medians",
+    )
+    esp.add_argument(
+        "--no-po-default",
+        action="store_true",
+        help="skip post_office at its default 5 threads (slow at high latency)",
     )
     parser.add_argument("-q", "--quiet", dest="verbose", action="store_false")
     args = parser.parse_args(argv)

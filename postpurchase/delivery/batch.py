@@ -112,10 +112,15 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
                 ready = []  # rendered but never marked: left for the next run
             submit = bool(ready) and (len(ready) >= group or exhausted)
             submit = submit and len(running) + len(ready) <= size
+            # While the worker renders, answers ride along with the next group's mark
+            # (one transaction for both); on their own only when a group's worth is
+            # waiting, or when the worker has nothing to render and they have waited
+            # RECORD_INTERVAL, or nothing is left in flight.
+            rendering = not exhausted and len(ready) < group
             record_due = bool(answered) and (
                 len(answered) >= group
-                or time.monotonic() - last_record >= RECORD_INTERVAL
                 or not running
+                or (not rendering and time.monotonic() - last_record >= RECORD_INTERVAL)
             )
             if submit or record_due:
                 recorded, answered = answered, []
@@ -216,7 +221,7 @@ def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
             message.subject = job.rendered.subject
             message.language = job.rendered.language
         job.marked = True
-    update_rows([j.message for j in keep], _MARKED_FIELDS)
+    save_rows([j.message for j in keep], _MARKED_FIELDS)
     dropped = len(chunk) - len(keep)
     if dropped:
         logger.info("postpurchase: lease lost for %s message(s); not sent", dropped)
@@ -238,7 +243,7 @@ def write_outcomes(jobs: list[Job], now: datetime):
             to_write.append(job.message)
         if emitted is not None:
             pending_signals.append(emitted)
-    update_rows(to_write, _RECORDED_FIELDS)
+    save_rows(to_write, _RECORDED_FIELDS)
     for job in reverted:
         _revert(job)
 
@@ -250,6 +255,19 @@ def write_outcomes(jobs: list[Job], now: datetime):
                 write_to_mail_dir(job.message, job.rendered)
 
     return after
+
+
+def save_rows(messages: list[Message], fields: list[str]) -> None:
+    """Write ``fields`` of messages that have a row (one statement) and insert those that
+    have none yet (one statement): a fresh message is first written here, at its mark
+    or with its outcome. A row another worker inserted meanwhile (it took the
+    enrollment over) makes the insert, and so the caller's transaction, fail: nothing
+    of it is sent."""
+    fresh = [m for m in messages if m._state.adding]
+    saved = [m for m in messages if not m._state.adding]
+    if fresh:
+        Message.objects.bulk_create(fresh)
+    update_rows(saved, fields)
 
 
 def _revert(job: Job) -> None:

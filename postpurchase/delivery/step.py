@@ -66,11 +66,23 @@ def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepR
 
 
 def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, Message]:
-    """The Message row of each enrollment for this visit of this step, created (and
-    committed) before any email leaves. Rows that exist already (a retry, a re-run after
-    a crash) are returned as they are: the unique (enrollment, step, visit) constraint
-    keeps one. A later visit (a flow that loops back here) gets a row of its own."""
+    """The Message of each enrollment for this visit of this step. Rows that exist
+    already (a retry, a re-run after a crash) are returned as they are: the unique
+    (enrollment, step, visit) constraint keeps one. A later visit (a flow that loops
+    back here) gets a row of its own.
+
+    A fresh message is written once, when it is marked ``sending`` (committed before
+    its email leaves) or with the outcome decided before sending, rather than inserted
+    here and updated there: one write fewer per email. A step with a coupon policy
+    inserts them here first, since a coupon points at its message."""
     now = contexts[0].now
+    by_visit: dict[int, list[int]] = {}
+    for ctx in contexts:
+        by_visit.setdefault(ctx.visit, []).append(ctx.enrollment.pk)
+    wanted = Q()
+    for visit, ids in by_visit.items():
+        wanted |= Q(visit=visit, enrollment_id__in=ids)
+    found = {m.enrollment_id: m for m in Message.objects.filter(wanted, step=step)}
     fresh = [
         Message(
             enrollment=ctx.enrollment,
@@ -82,16 +94,14 @@ def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, M
             created_at=now,
         )
         for ctx in contexts
+        if ctx.enrollment.pk not in found
     ]
-    with transaction.atomic():
-        Message.objects.bulk_create(fresh, ignore_conflicts=True)
-    by_visit: dict[int, list[int]] = {}
-    for ctx in contexts:
-        by_visit.setdefault(ctx.visit, []).append(ctx.enrollment.pk)
-    wanted = Q()
-    for visit, ids in by_visit.items():
-        wanted |= Q(visit=visit, enrollment_id__in=ids)
-    found = {m.enrollment_id: m for m in Message.objects.filter(wanted, step=step)}
+    if fresh and step.coupon_policy_id:
+        with transaction.atomic():
+            Message.objects.bulk_create(fresh, ignore_conflicts=True)
+        found = {m.enrollment_id: m for m in Message.objects.filter(wanted, step=step)}
+    else:
+        found.update((m.enrollment_id, m) for m in fresh)  # unsaved until marked
     for ctx in contexts:
         message = found[ctx.enrollment.pk]
         # Reuse the objects we already hold, so templates and signals need no queries.

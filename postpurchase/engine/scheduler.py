@@ -24,6 +24,7 @@ from postpurchase.engine.context import Batch, StepContext
 from postpurchase.engine.db import update_rows
 from postpurchase.engine.lease import Lease
 from postpurchase.models import Enrollment, Flow, Step
+from postpurchase.models.steps import behaviour_of
 from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult, Wait
 from postpurchase.retries import retry_step
 
@@ -147,8 +148,16 @@ def _current_step(enrollment: Enrollment, batch: Batch) -> Step | None:
     return None if index is None else steps[index]
 
 
+def _batches(model: type[Step]) -> bool:
+    """Does this kind run a batch at once: its class overrides ``execute_batch``, or its
+    registered behaviour (postpurchase.steps) provides one, as the email step does?"""
+    return model.execute_batch is not Step.execute_batch or (
+        behaviour_of(model).execute_batch is not None
+    )
+
+
 def _run_step(step: Step, contexts: list[StepContext]) -> list[StepResult]:
-    if type(step).execute_batch is Step.execute_batch:
+    if not _batches(type(step)):
         # A step without a batch version runs ``execute`` enrollment by enrollment.
         return [_run_one(step, ctx) for ctx in contexts]
     try:

@@ -1,0 +1,35 @@
+"""A batch of enrollments standing on an email step runs through the step together:
+one set of statements and one concurrent send for the batch, not one per enrollment."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from postpurchase import engine
+from postpurchase.models import Message
+from postpurchase.testing.factories import EmailStepFactory, EnrollmentFactory, FlowFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def queries_to_send(n: int, tag: str) -> int:
+    """Queries one run_due() makes to send ``n`` enrollments their email (a flow of its
+    own, so each call measures only its own batch)."""
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, category="transactional")
+    for i in range(n):
+        EnrollmentFactory(flow=flow, contact__email=f"{tag}{i}@example.com")
+    with CaptureQueriesContext(connection) as captured:
+        engine.run_due()
+    assert Message.objects.filter(step__flow=flow, status="sent").count() == n
+    return len(captured)
+
+
+def test_an_email_step_writes_a_batch_with_as_many_queries_as_a_single_email(postmark):
+    queries_to_send(1, "warm")  # caches (content types, templates) filled once
+    one = queries_to_send(1, "a")
+    twelve = queries_to_send(12, "b")
+    assert twelve == one
+    assert sum(postmark.message_ids().values()) == 14

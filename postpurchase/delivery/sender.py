@@ -68,7 +68,18 @@ class Sender:
     def submit(self, email: Any, may_send) -> Future:
         """Send ``email`` on a pool thread; ``may_send()`` is asked right before the ESP
         call (is the batch's lease still ours?)."""
-        return self.executor.submit(self._send, email, may_send)
+        try:
+            return self.executor.submit(self._send, email, may_send)
+        except RuntimeError:
+            # The pool takes no new work once the interpreter is exiting (concurrent.futures
+            # shuts it down before atexit drains the inline wake-up thread): a script that
+            # placed an order and ended still sends its emails, one at a time, here.
+            done: Future = Future()
+            try:
+                done.set_result(self._send(email, may_send))
+            except Exception as exc:  # as the pool would: the caller reads it from the future
+                done.set_exception(exc)
+            return done
 
     def throttle(self, seconds: float) -> None:
         with self._lock:

@@ -76,6 +76,32 @@ def test_inline_mode_does_not_import_celery_even_when_installed(tmp_path):
     assert "loaded []" in run.stdout, run.stdout
 
 
+PLACE_AND_EXIT = """
+from django.db import transaction
+from postpurchase import signals
+from postpurchase.testing.factories import EmailStepFactory, FlowFactory
+from tests.core.adapters import FakeOrder
+
+EmailStepFactory(flow=FlowFactory(trigger="order_placed"))
+with transaction.atomic():
+    signals.order_placed.send(sender=FakeOrder, order=FakeOrder(pk=1))
+"""
+
+STATUSES = """
+from postpurchase.models import Message
+print("statuses", list(Message.objects.values_list("status", flat=True)))
+"""
+
+
+def test_inline_mode_sends_what_a_script_placed_before_the_script_exits(tmp_path):
+    # A management command or `shell -c` that places an order and ends at once: the
+    # exit waits for the wake-up thread, which must still reach the ESP then.
+    manage(tmp_path, "migrate", "--verbosity=0")
+    placed = manage(tmp_path, "shell", "-c", PLACE_AND_EXIT)
+    run = manage(tmp_path, "shell", "-c", STATUSES)
+    assert "statuses ['sent']" in run.stdout, placed.stderr + run.stdout + run.stderr
+
+
 def test_celery_mode_without_celery_names_the_missing_packages(tmp_path):
     proc = manage(tmp_path, "check", execution="celery", check=False)
     output = proc.stdout + proc.stderr

@@ -139,6 +139,26 @@ def check_email_backend(app_configs=None, **kwargs):
     ]
 
 
+#: Caches whose counters live in one process (or nowhere): every process would count
+#: alone (each worker sends RATE_LIMIT, each web process allows every attempt).
+PER_PROCESS_CACHES = ("locmem.LocMemCache", "dummy.DummyCache")
+#: Shared caches whose incr is a read and a write, so concurrent attempts may be lost.
+NON_ATOMIC_CACHES = ("db.DatabaseCache", "filebased.FileBasedCache")
+
+
+def _counter_backend(alias: str) -> str:
+    """The backend of the cache a counter (postpurchase.counters) uses; "" if none."""
+    return settings.CACHES.get(alias, {}).get("BACKEND", "")
+
+
+def _undefined_cache(setting: str, alias: str, check_id: str) -> Error:
+    return Error(
+        f'POSTPURCHASE["{setting}"] names the cache {alias!r}, which settings.CACHES '
+        "does not define.",
+        id=check_id,
+    )
+
+
 @register(Tags.caches)
 def check_rate_limit_cache(app_configs=None, **kwargs):
     """A shop-wide rate limit needs a cache all workers share."""
@@ -149,16 +169,10 @@ def check_rate_limit_cache(app_configs=None, **kwargs):
     if not values.get("RATE_LIMIT"):
         return []
     alias = values.get("RATE_LIMIT_CACHE", DEFAULTS["RATE_LIMIT_CACHE"])
-    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    backend = _counter_backend(alias)
     if not backend:
-        return [
-            Error(
-                f'POSTPURCHASE["RATE_LIMIT_CACHE"] names the cache {alias!r}, which '
-                "settings.CACHES does not define.",
-                id="postpurchase.E009",
-            )
-        ]
-    if backend.endswith(("locmem.LocMemCache", "dummy.DummyCache")):
+        return [_undefined_cache("RATE_LIMIT_CACHE", alias, "postpurchase.E009")]
+    if backend.endswith(PER_PROCESS_CACHES):
         return [
             Warning(
                 f"RATE_LIMIT is counted in the cache {alias!r} ({backend}), which each "
@@ -171,13 +185,6 @@ def check_rate_limit_cache(app_configs=None, **kwargs):
     return []
 
 
-#: Caches whose counters live in one process (or nowhere): every web process would
-#: allow the full number of attempts.
-PER_PROCESS_CACHES = ("locmem.LocMemCache", "dummy.DummyCache")
-#: Shared caches whose incr is a read and a write, so concurrent attempts may be lost.
-NON_ATOMIC_CACHES = ("db.DatabaseCache", "filebased.FileBasedCache")
-
-
 @register(Tags.caches)
 def check_attempt_limit_cache(app_configs=None, **kwargs):
     """The attempt limits of the public pages (NPS survey, coupon codes) need a cache
@@ -186,15 +193,9 @@ def check_attempt_limit_cache(app_configs=None, **kwargs):
         alias = get_setting("ATTEMPT_LIMIT_CACHE")
     except PostpurchaseConfigurationError:
         return []  # reported by check_settings
-    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    backend = _counter_backend(alias)
     if not backend:
-        return [
-            Error(
-                f'POSTPURCHASE["ATTEMPT_LIMIT_CACHE"] names the cache {alias!r}, which '
-                "settings.CACHES does not define.",
-                id="postpurchase.E010",
-            )
-        ]
+        return [_undefined_cache("ATTEMPT_LIMIT_CACHE", alias, "postpurchase.E010")]
     hint = (
         'Point POSTPURCHASE["ATTEMPT_LIMIT_CACHE"] at a Redis or Memcached cache '
         "(see docs/production.md)."

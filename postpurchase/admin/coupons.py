@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import clock
+from postpurchase.admin.logs import LogAdmin, csv_cell
 from postpurchase.models import Coupon, CouponPolicy, CouponRedemption
 from postpurchase.templatetags.postpurchase_email import money
 
@@ -144,12 +145,6 @@ CSV_COLUMNS = [
 ]
 
 
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet never runs as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @admin.register(Coupon)
 class CouponAdmin(admin.ModelAdmin):
     list_display = [
@@ -210,7 +205,7 @@ class CouponAdmin(admin.ModelAdmin):
         for c in queryset.iterator(chunk_size=2000):
             writer.writerow(
                 [
-                    _cell(v)
+                    csv_cell(v)
                     for v in (
                         c.code,
                         c.contact.email,
@@ -233,15 +228,22 @@ class CouponAdmin(admin.ModelAdmin):
 
 
 @admin.register(CouponRedemption)
-class CouponRedemptionAdmin(admin.ModelAdmin):
+class CouponRedemptionAdmin(LogAdmin):
+    actions = ["export_csv"]
     list_display = ["coupon", "order_ref", "email", "cart_total", "discount", "redeemed_at"]
     list_filter = ["coupon__policy", "redeemed_at"]
     search_fields = ["coupon__code", "order_ref", "email"]
     raw_id_fields = ["coupon"]
     date_hierarchy = "redeemed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    export_select_related = ["coupon__policy"]
+    export_columns = [
+        ("id", lambda r: r.pk),
+        ("code", lambda r: r.coupon.code),
+        ("policy", lambda r: r.coupon.policy.name),
+        ("order_ref", lambda r: r.order_ref),
+        ("email", lambda r: r.email),
+        ("cart_total", lambda r: r.cart_total),
+        ("discount", lambda r: r.discount),
+        ("currency", lambda r: r.currency),
+        ("redeemed_at", lambda r: r.redeemed_at),
+    ]

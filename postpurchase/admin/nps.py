@@ -10,11 +10,15 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import nps
+from postpurchase.admin.logs import LogAdmin
 from postpurchase.models import Flow, NPSResponse
 
 
 @admin.register(NPSResponse)
-class NPSResponseAdmin(admin.ModelAdmin):
+class NPSResponseAdmin(LogAdmin):
+    """Answers come from customers only: viewed, filtered and exported, never edited."""
+
+    actions = ["export_csv"]
     list_display = [
         "contact",
         "score",
@@ -44,9 +48,19 @@ class NPSResponseAdmin(admin.ModelAdmin):
         "updated_at",
     ]
     change_list_template = "admin/postpurchase/npsresponse/change_list.html"
-
-    def has_add_permission(self, request):
-        return False  # answers come from customers only
+    export_select_related = ["contact", "flow"]
+    export_columns = [
+        ("id", lambda r: r.pk),
+        ("flow", lambda r: r.flow.name if r.flow else ""),
+        ("contact_id", lambda r: r.contact_id),
+        ("email", lambda r: r.contact.email),
+        ("order_ref", lambda r: r.order_ref),
+        ("score", lambda r: r.score),
+        ("category", lambda r: r.category),
+        ("comment", lambda r: r.comment),
+        ("created_at", lambda r: r.created_at),
+        ("updated_at", lambda r: r.updated_at),
+    ]
 
     @admin.display(description=_("comment"))
     def short_comment(self, obj):

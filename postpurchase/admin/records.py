@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
+from postpurchase.admin.logs import LogAdmin
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.models import (
@@ -25,15 +28,63 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = ["locale", ("unsubscribed_at", admin.EmptyFieldListFilter)]
     search_fields = ["email", "first_name", "last_name"]
     raw_id_fields = ["user"]
+    readonly_fields = ["event_history"]
+
+    #: How many of a contact's latest events its page lists (the rest are a link away).
+    HISTORY_LENGTH = 20
+
+    @admin.display(description=_("event history"))
+    def event_history(self, obj):
+        """The contact's latest events, newest first, and a link to all of them."""
+        if obj is None or obj.pk is None:
+            return "-"
+        events = list(obj.events.order_by("-occurred_at", "-id")[: self.HISTORY_LENGTH])
+        if not events:
+            return gettext("No events yet.")
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:postpurchase_event_change", args=[e.pk]),
+                    e.name,
+                    e.order_ref or e.ref,
+                    e.occurred_at.isoformat(sep=" ", timespec="minutes"),
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}?contact__id__exact={}">{}</a></p>',
+            gettext("event"),
+            gettext("order"),
+            gettext("occurred at"),
+            rows,
+            reverse("admin:postpurchase_event_changelist"),
+            obj.pk,
+            gettext("All events of this contact"),
+        )
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(LogAdmin):
+    actions = ["export_csv"]
     list_display = ["name", "contact", "ref", "occurred_at"]
     list_filter = ["name", "occurred_at"]
     search_fields = ["contact__email", "ref", "order_ref"]
     raw_id_fields = ["contact"]
     date_hierarchy = "occurred_at"
+    export_select_related = ["contact"]
+    export_columns = [
+        ("id", lambda e: e.pk),
+        ("name", lambda e: e.name),
+        ("contact_id", lambda e: e.contact_id),
+        ("email", lambda e: e.contact.email),
+        ("ref", lambda e: e.ref),
+        ("order_ref", lambda e: e.order_ref),
+        ("occurred_at", lambda e: e.occurred_at),
+    ]
 
 
 class StepRecordInline(admin.TabularInline):
@@ -50,10 +101,16 @@ class StepRecordInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(admin.ModelAdmin):
-    actions = ["retry_selected", "exit_selected"]
+class EnrollmentAdmin(LogAdmin):
+    actions = ["retry_selected", "exit_selected", "export_csv"]
     inlines = [StepRecordInline]
     list_display = ["contact", "flow", "status", "step", "due_at", "triggered_at", "exit_reason"]
     list_filter = ["flow", "status", "triggered_at"]
@@ -61,18 +118,35 @@ class EnrollmentAdmin(admin.ModelAdmin):
     raw_id_fields = ["contact", "trigger_event", "step"]
     list_select_related = ["contact", "flow", "step"]
     date_hierarchy = "triggered_at"
+    export_select_related = ["contact", "flow", "step"]
+    export_columns = [
+        ("id", lambda e: e.pk),
+        ("flow", lambda e: e.flow.name),
+        ("contact_id", lambda e: e.contact_id),
+        ("email", lambda e: e.contact.email),
+        ("order_ref", lambda e: e.order_ref),
+        ("status", lambda e: e.status),
+        ("step", lambda e: e.step_id),
+        ("attempts", lambda e: e.attempts),
+        ("triggered_at", lambda e: e.triggered_at),
+        ("due_at", lambda e: e.due_at),
+        ("finished_at", lambda e: e.finished_at),
+        ("exit_reason", lambda e: e.exit_reason),
+    ]
 
     @admin.action(
         description=_("Retry the selected failed or exited enrollments"), permissions=["change"]
     )
     def retry_selected(self, request, queryset):
-        done = sum(engine.retry(e) for e in queryset)
-        self.message_user(request, _("%(n)d enrollment(s) will run again.") % {"n": done})
+        done = [e for e in queryset if engine.retry(e)]
+        self.log_action_on(request, done, gettext("Retried by staff (admin action)."))
+        self.message_user(request, _("%(n)d enrollment(s) will run again.") % {"n": len(done)})
 
     @admin.action(description=_("Exit the selected active enrollments"), permissions=["change"])
     def exit_selected(self, request, queryset):
-        done = sum(engine.exit_enrollment(e, "exited by staff") for e in queryset)
-        self.message_user(request, _("%(n)d enrollment(s) exited.") % {"n": done})
+        done = [e for e in queryset if engine.exit_enrollment(e, "exited by staff")]
+        self.log_action_on(request, done, gettext("Exited by staff (admin action)."))
+        self.message_user(request, _("%(n)d enrollment(s) exited.") % {"n": len(done)})
 
 
 class PossibleDuplicateFilter(admin.SimpleListFilter):
@@ -94,9 +168,14 @@ class PossibleDuplicateFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _outcome(message: Message) -> tuple:
+    """What a resend changes on a message."""
+    return (message.status, message.attempted_at, message.error, message.attempts)
+
+
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    actions = ["resend_selected"]
+class MessageAdmin(LogAdmin):
+    actions = ["resend_selected", "export_csv"]
     list_display = [
         "to_email",
         "subject",
@@ -112,13 +191,44 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["enrollment", "step", "contact"]
     date_hierarchy = "created_at"
     readonly_fields = ["email_preview"]
+    export_select_related = ["enrollment__flow"]
+    # What was sent to whom and what became of it; not the order snapshot.
+    export_columns = [
+        ("id", lambda m: m.pk),
+        ("flow", lambda m: m.enrollment.flow.name),
+        ("enrollment_id", lambda m: m.enrollment_id),
+        ("contact_id", lambda m: m.contact_id),
+        ("to_email", lambda m: m.to_email),
+        ("language", lambda m: m.language),
+        ("subject", lambda m: m.subject),
+        ("category", lambda m: m.category),
+        ("status", lambda m: m.status),
+        ("esp_name", lambda m: m.esp_name),
+        ("esp_message_id", lambda m: m.esp_message_id),
+        ("attempts", lambda m: m.attempts),
+        ("created_at", lambda m: m.created_at),
+        ("sent_at", lambda m: m.sent_at),
+        ("opened_at", lambda m: m.opened_at),
+        ("clicked_at", lambda m: m.clicked_at),
+        ("possible_duplicate_at", lambda m: m.possible_duplicate_at),
+    ]
 
     @admin.action(
         description=_("Resend the selected failed messages (or those of unknown outcome)"),
         permissions=["change"],
     )
     def resend_selected(self, request, queryset):
-        counts = resend_messages(list(queryset.filter(status__in=RESENDABLE)))
+        resendable = list(queryset.filter(status__in=RESENDABLE))
+        counts = resend_messages(resendable)
+        # Each one taken was changed (queued, then sent, failed again or suppressed); one
+        # that another admin or the engine took first stays out of this history.
+        after = Message.objects.in_bulk([m.pk for m in resendable])
+        changed = [
+            after[m.pk]
+            for m in resendable
+            if m.pk in after and _outcome(after[m.pk]) != _outcome(m)
+        ]
+        self.log_action_on(request, changed, gettext("Resent by staff (admin action)."))
         self.message_user(
             request,
             _(

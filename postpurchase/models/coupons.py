@@ -299,6 +299,7 @@ class CouponRedemption(models.Model):
     class Meta:
         verbose_name = _("coupon redemption")
         verbose_name_plural = _("coupon redemptions")
+        permissions = [("export_couponredemption", _("Can export coupon redemptions as CSV"))]
         ordering = ["-redeemed_at"]
         constraints = [
             models.UniqueConstraint(fields=["coupon", "order_ref"], name="pp_coupon_redeem_once")

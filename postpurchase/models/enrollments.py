@@ -76,6 +76,7 @@ class Enrollment(models.Model):
     class Meta:
         verbose_name = _("enrollment")
         verbose_name_plural = _("enrollments")
+        permissions = [("export_enrollment", _("Can export enrollments as CSV"))]
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["flow", "dedupe_key"], name="pp_enrollment_dedupe")

@@ -34,6 +34,7 @@ class Event(models.Model):
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")
+        permissions = [("export_event", _("Can export events as CSV"))]
         ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:

@@ -79,6 +79,7 @@ class Message(Guard):
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        permissions = [("export_message", _("Can export messages as CSV"))]
         ordering = ["-created_at"]
         constraints = [
             # Exactly one message per (enrollment, step, visit): a retry, a re-run after a

@@ -90,6 +90,7 @@ class NPSResponse(models.Model):
     class Meta:
         verbose_name = _("NPS response")
         verbose_name_plural = _("NPS responses")
+        permissions = [("export_npsresponse", _("Can export NPS responses as CSV"))]
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(score__lte=10), name="pp_nps_score_0_10")

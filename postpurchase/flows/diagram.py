@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
+from django.utils.translation import gettext as _
 
 from postpurchase.models import (
     ConditionStep,
@@ -47,13 +48,19 @@ def step_summary(step: Step) -> str:
     if isinstance(step, EmailStep):
         return f"“{step.template}” ({step.get_category_display().split(' (')[0].lower()})"
     if isinstance(step, DelayStep):
-        text = f"{human_duration(step.duration)} after {step.get_relative_to_display()}"
-        return text + (", and until the products can be judged" if step.wait_for_readiness else "")
+        text = _("%(duration)s after %(start)s") % {
+            "duration": human_duration(step.duration),
+            "start": step.get_relative_to_display(),
+        }
+        if step.wait_for_readiness:
+            text += _(", and until the products can be judged")
+        return text
     if isinstance(step, ConditionStep):
-        return (
-            f"If {step.get_condition_display()}: {step.get_then_action_display()}; "
-            f"otherwise: {step.get_else_action_display()}"
-        )
+        return _("If %(condition)s: %(then)s; otherwise: %(else)s") % {
+            "condition": step.get_condition_display(),
+            "then": step.get_then_action_display(),
+            "else": step.get_else_action_display(),
+        }
     return step.name or str(type(step)._meta.verbose_name).capitalize()
 
 
@@ -62,8 +69,8 @@ def human_duration(delta) -> str:
     minutes = int(delta.total_seconds() // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
-    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
-    return " ".join(parts) or "no time"
+    units = ((days, _("%(n)d d")), (hours, _("%(n)d h")), (minutes, _("%(n)d min")))
+    return " ".join(unit % {"n": n} for n, unit in units if n) or _("no time")
 
 
 def flow_diagram(flow: Flow) -> Diagram:

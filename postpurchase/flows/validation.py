@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from postpurchase.delivery import backend_problems
@@ -29,21 +30,25 @@ class Problem:
         if self.step is None:
             return self.message
         name = self.step.name or type(self.step)._meta.verbose_name
-        return f"Step {self.step.position} ({name}): {self.message}"
+        return _("Step %(position)s (%(name)s): %(message)s") % {
+            "position": self.step.position,
+            "name": name,
+            "message": self.message,
+        }
 
 
 def validate_flow(flow: Flow) -> list[Problem]:
     """Everything that keeps ``flow`` from going live; an empty list means it may."""
     problems: list[Problem] = []
     if not flow.trigger.strip():
-        problems.append(Problem("The flow has no trigger event."))
+        problems.append(Problem(_("The flow has no trigger event.")))
     try:
         flow.clean()  # re-entry period, trigger filter
     except ValidationError as exc:
         problems.extend(Problem(message) for message in exc.messages)
     steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
     if not steps:
-        problems.append(Problem("The flow has no steps."))
+        problems.append(Problem(_("The flow has no steps.")))
         return problems
     snapshot = sample_snapshot(flow)
     for step in steps:
@@ -64,7 +69,11 @@ def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Proble
         target = Step.objects.non_polymorphic().filter(pk=target_id).first()
         if target is None or target.flow_id != flow.pk:
             problems.append(
-                Problem(f"{field.verbose_name} points at a step outside this flow.", step)
+                Problem(
+                    _("%(field)s points at a step outside this flow.")
+                    % {"field": capfirst(field.verbose_name)},
+                    step,
+                )
             )
     try:
         step.full_clean(exclude=["flow", "position"])
@@ -74,7 +83,13 @@ def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Proble
     if isinstance(step, EmailStep):
         contents = list(step.template.contents.select_related("template"))
         if not contents:
-            problems.append(Problem(f'Email template "{step.template}" has no content.', step))
+            problems.append(
+                Problem(
+                    _("Email template “%(template)s” has no content.")
+                    % {"template": step.template},
+                    step,
+                )
+            )
         for content in contents:
             try:
                 render_content(content, sample_context(snapshot, step.category))
@@ -116,7 +131,7 @@ def _check_graph(steps: list[Step]) -> list[Problem]:
                 todo.append(nxt)
     for i, step in enumerate(steps):
         if i not in reached:
-            problems.append(Problem("No path from the first step leads here.", step))
+            problems.append(Problem(_("No path from the first step leads here."), step))
     # A cycle through steps that never wait would spin without end.
     state: dict[int, int] = {}
 

@@ -6,7 +6,7 @@ from django.utils.translation import gettext_noop as _
 POST_PURCHASE_SERIES = {
     "slug": "post-purchase-series",
     "name": _("Post-purchase series"),
-    "description": _(
+    "description": _(  # xgettext:no-python-format (a literal "%", never formatted)
         "Thank-you with the order details at once; after 2 days a note with related "
         "products and a personal 10% coupon; after 7 days a review request. Stops if the "
         "order is cancelled or refunded."

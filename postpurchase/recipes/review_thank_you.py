@@ -8,7 +8,7 @@ from django.utils.translation import gettext_noop as _
 REVIEW_THANK_YOU = {
     "slug": "review-thank-you",
     "name": _("Thank you for your review"),
-    "description": _(
+    "description": _(  # xgettext:no-python-format (a literal "%", never formatted)
         "When a review is submitted, thanks the customer at once with a personal "
         "single-use 15% coupon. Once per order (once per review if it has no order); "
         "stops if the order is refunded."

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from postpurchase.exceptions import PostpurchaseConfigurationError
@@ -90,6 +91,9 @@ DEFAULTS: dict[str, Any] = {
     # postpurchase.contrib.oscar: which Oscar order statuses are which order event,
     # e.g. {"Shipped": "shipped", "Cancelled": "cancelled"}; statuses left out send none.
     "OSCAR_ORDER_STATUSES": {},
+    # Custom events the shop sends with track(), offered as flow triggers, exit events
+    # and delay events: {"event_name": "Label staff read"} (labels may be gettext_lazy).
+    "CUSTOM_EVENTS": {},
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -204,6 +208,8 @@ def validate(name: str, value: Any) -> None:
         )
     if name == "OSCAR_ORDER_STATUSES":
         _validate_oscar_statuses(value)
+    if name == "CUSTOM_EVENTS":
+        _validate_custom_events(value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -275,6 +281,28 @@ def _validate_oscar_statuses(value: Any) -> None:
             raise PostpurchaseConfigurationError(
                 f'POSTPURCHASE["OSCAR_ORDER_STATUSES"][{status!r}] must be one of '
                 f"{', '.join(OSCAR_STATUS_EVENTS)}; got {event!r}."
+            )
+
+
+#: What track() accepts as an event name, without spaces (so it reads as one word).
+_EVENT_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+
+
+def _validate_custom_events(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["CUSTOM_EVENTS"] must be a dict of event name -> label, e.g. '
+            f'{{"product_viewed": "Product viewed"}}; got {value!r}.'
+        )
+    for name, label in value.items():
+        if not isinstance(name, str) or not _EVENT_NAME.fullmatch(name):
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["CUSTOM_EVENTS"] has the key {name!r}: an event name must be '
+                "1-100 letters, digits or _ . : - (no spaces)."
+            )
+        if not isinstance(label, str | Promise) or not str(label).strip():
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["CUSTOM_EVENTS"][{name!r}] must be a non-empty label; got {label!r}.'
             )
 
 

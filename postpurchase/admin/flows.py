@@ -6,6 +6,10 @@ an inline child built for it, so a shop's own step needs no admin code.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from django import forms
 from django.apps import apps
 from django.contrib import admin, messages
 from django.core.exceptions import EmptyResultSet, PermissionDenied
@@ -13,21 +17,71 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
-from polymorphic.admin import PolymorphicInlineSupportMixin, StackedPolymorphicInline
+from polymorphic.admin import (
+    PolymorphicInlineAdminFormSet,
+    PolymorphicInlineSupportMixin,
+    StackedPolymorphicInline,
+)
+from polymorphic.formsets import BasePolymorphicModelFormSet
 
 from postpurchase import recipes
 from postpurchase.email.previews import preview_step, send_test
 from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
 from postpurchase.flows.diagram import flow_diagram
+from postpurchase.flows.event_names import event_choices
 from postpurchase.flows.operations import duplicate_flow
-from postpurchase.flows.validation import launch, pause, validate_flow
+from postpurchase.flows.validation import flow_warnings, launch, pause, validate_flow
 from postpurchase.models import (
+    DelayStep,
     EmailStep,
     Flow,
     Step,
 )
+
+BLANK = [("", "---------")]
+
+
+def _events(request) -> list:
+    """The event choices, read once per request (every delay form offers them too)."""
+    cache = request.__dict__.setdefault("_postpurchase_choices", {})
+    if "events" not in cache:
+        cache["events"] = event_choices()
+    return cache["events"]
+
+
+class WeekdaysField(forms.MultipleChoiceField):
+    """Checkboxes Mon-Sun for the "0123456" string a delay stores (Monday = 0)."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("error_messages", {"required": _("Pick at least one weekday.")})
+        super().__init__(choices=[(str(d), WEEKDAYS_ABBR[d]) for d in range(7)], **kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        return list(value) if isinstance(value, str) else value
+
+    def clean(self, value: Any) -> str:
+        return "".join(sorted(super().clean(value)))
+
+
+class PositionField(forms.IntegerField):
+    """A step's position: empty (or 0) puts a new step after the others."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "" if value in (0, "0") else value
+
+    def clean(self, value: Any) -> int:
+        return super().clean(value) or 0
+
+
+class FlowForm(forms.ModelForm):
+    def clean_exit_events(self) -> list[str]:
+        return list(self.cleaned_data.get("exit_events") or [])
 
 
 def step_models() -> list[type[Step]]:
@@ -39,6 +93,51 @@ def step_models() -> list[type[Step]]:
     ]
 
 
+class StepChildInline(StackedPolymorphicInline.Child):
+    """What every step kind's form shares: the position, and a delay's choices."""
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "position" and db_field.model is Step:
+            return PositionField(
+                label=capfirst(db_field.verbose_name),
+                required=False,
+                min_value=0,
+                help_text=_(
+                    "Steps run in this order. Leave it empty to add the step after the "
+                    "others; on saving, the steps are numbered 1, 2, 3 …"
+                ),
+            )
+        if issubclass(db_field.model, DelayStep) and db_field.name == "event_name":
+            return forms.ChoiceField(
+                label=capfirst(db_field.verbose_name),
+                required=False,
+                choices=BLANK + _events(request),
+                help_text=_(
+                    'With "counted from another event": the event to wait for. It must be '
+                    "the same contact's, about the same order if both have one, and happen "
+                    "after the enrollment started."
+                ),
+            )
+        if issubclass(db_field.model, DelayStep) and db_field.name == "weekdays":
+            return WeekdaysField(
+                label=capfirst(db_field.verbose_name),
+                initial=db_field.default,
+                help_text=_("In the contact's time zone."),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+class LabelledInlineAdminFormSet(PolymorphicInlineAdminFormSet):
+    """The "add a step" menu shows each kind capitalised ("Delay", "Notify staff")."""
+
+    def inline_formset_data(self) -> str:
+        data = json.loads(super().inline_formset_data())
+        labels = {m._meta.model_name: m._meta.verbose_name for m in self.formset.child_forms}
+        for child in data["options"]["childTypes"]:
+            child["name"] = str(capfirst(labels[child["type"]]))
+        return json.dumps(data)
+
+
 class StepInline(StackedPolymorphicInline):
     model = Step
     extra = 0
@@ -48,7 +147,7 @@ class StepInline(StackedPolymorphicInline):
         return [
             type(
                 f"{model.__name__}Inline",
-                (StackedPolymorphicInline.Child,),
+                (StepChildInline,),
                 {
                     "model": model,
                     "exclude": ["polymorphic_ctype"],
@@ -100,6 +199,7 @@ def _preview_link(self, obj):
 
 @admin.register(Flow)
 class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
+    form = FlowForm
     list_display = ["name", "trigger", "status", "reentry", "updated_at"]
     list_filter = ["status", "trigger"]
     search_fields = ["name", "slug", "trigger"]
@@ -108,6 +208,47 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
     actions = ["go_live", "pause_selected", "duplicate_selected"]
     change_list_template = "admin/postpurchase/flow/change_list.html"
     readonly_fields = ["diagram"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """Events are picked from those the app knows, never typed (a typo would go
+        live and enroll no one)."""
+        if db_field.name == "trigger":
+            return forms.ChoiceField(
+                label=capfirst(db_field.verbose_name),
+                choices=BLANK + _events(request),
+                help_text=_(
+                    "The event that enrolls a contact. To offer another event the shop "
+                    'sends with track(), declare it in POSTPURCHASE["CUSTOM_EVENTS"].'
+                ),
+            )
+        if db_field.name == "exit_events":
+            return forms.MultipleChoiceField(
+                label=capfirst(db_field.verbose_name),
+                required=False,
+                choices=_events(request),
+                widget=forms.CheckboxSelectMultiple,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_inline_formsets(self, request, formsets, inline_instances, obj=None):
+        inline_formsets = super().get_inline_formsets(request, formsets, inline_instances, obj)
+        for inline_formset in inline_formsets:
+            if isinstance(inline_formset.formset, BasePolymorphicModelFormSet):
+                inline_formset.__class__ = LabelledInlineAdminFormSet
+        return inline_formsets
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs):
+        # After a refused go-live the flow is saved but not live: Django's green "was
+        # changed successfully" would contradict the red refusal.
+        if level == messages.SUCCESS and getattr(request, "_postpurchase_refused", False):
+            return
+        super().message_user(request, message, level, *args, **kwargs)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is Step or issubclass(formset.model, Step):
+            renumber_steps(form.instance, formset)
 
     @admin.display(description=_("diagram"))
     def diagram(self, obj):
@@ -232,18 +373,34 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                     previous = Flow.Status.PAUSED
                 Flow.objects.filter(pk=flow.pk).update(status=previous or Flow.Status.DRAFT)
                 flow.status = previous or Flow.Status.DRAFT
-                self._report(request, flow, problems)
+                request._postpurchase_refused = True
+                self._report(request, flow, problems, saved=True)
+            elif not change or form.initial.get("status") != Flow.Status.LIVE:
+                self._warn(request, flow)
 
-    def _report(self, request, flow, problems):
+    def _report(self, request, flow, problems, saved=False):
+        if saved:
+            intro = _("“%(name)s” was saved, but cannot go live (it stays %(status)s):") % {
+                "name": flow.name,
+                "status": flow.get_status_display().lower(),
+            }
+        else:
+            intro = _("“%(name)s” cannot go live:") % {"name": flow.name}
         self.message_user(
             request,
             format_html(
                 "{}{}",
-                _("“%(name)s” cannot go live:") % {"name": flow.name},
+                intro,
                 format_html_join("", "<br>• {}", ((str(p),) for p in problems)),
             ),
             messages.ERROR,
         )
+
+    def _warn(self, request, flow):
+        for warning in flow_warnings(flow):
+            self.message_user(
+                request, format_html("“{}”: {}", flow.name, warning), messages.WARNING
+            )
 
     @admin.action(description=_("Go live (after checking the flow)"), permissions=["change"])
     def go_live(self, request, queryset):
@@ -254,6 +411,7 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                 self._report(request, flow, problems)
             else:
                 launched += 1
+                self._warn(request, flow)
         if launched:
             self.message_user(request, _("%(n)d flow(s) are live.") % {"n": launched})
 
@@ -268,3 +426,32 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
         for flow in queryset:
             duplicate_flow(flow)
         self.message_user(request, _("%(n)d flow(s) duplicated.") % {"n": queryset.count()})
+
+
+def renumber_steps(flow: Flow, formset) -> None:
+    """Number the flow's steps 1..n in the order the editor asked for.
+
+    A new step left at 0 (or empty) goes after the others, in the order it was added. A
+    step moved to a taken position goes before the step there when it moved up, after
+    it when it moved down, so typing "1" in the third step makes it the first.
+    """
+    bias: dict[int, int] = {}
+    end: set[int] = set()
+    for step in formset.new_objects:
+        if step.position:
+            bias[step.pk] = -1
+        else:
+            end.add(step.pk)
+    for form in formset.initial_forms:
+        step, old = form.instance, form.initial.get("position")
+        if step.pk is None or old is None or form in formset.deleted_forms:
+            continue
+        if step.position != old:
+            bias[step.pk] = -1 if step.position < old else 1
+    steps = list(
+        Step.objects.non_polymorphic().filter(flow=flow).only("pk", "position").order_by("pk")
+    )
+    steps.sort(key=lambda s: (s.pk in end, s.position, bias.get(s.pk, 0), s.pk))
+    for number, step in enumerate(steps, start=1):
+        if step.position != number:
+            Step.objects.filter(pk=step.pk).update(position=number)

@@ -15,7 +15,8 @@ from postpurchase.delivery import backend_problems
 from postpurchase.email.previews import sample_context, sample_snapshot
 from postpurchase.email.rendering import render_content
 from postpurchase.exceptions import TemplateRenderError
-from postpurchase.models import DelayStep, EmailStep, Flow, Step
+from postpurchase.flows.event_names import known_events, label
+from postpurchase.models import DelayStep, EmailStep, Event, Flow, Step
 from postpurchase.models.steps import step_links
 
 
@@ -42,6 +43,18 @@ def validate_flow(flow: Flow) -> list[Problem]:
     problems: list[Problem] = []
     if not flow.trigger.strip():
         problems.append(Problem(_("The flow has no trigger event.")))
+    elif flow.trigger not in known_events() and not _occurred(flow.trigger):
+        # A misspelt name ("order_deliverd") would go live and never enroll anyone.
+        problems.append(
+            Problem(
+                _(
+                    "No source sends the trigger event “%(name)s”: pick one of the known "
+                    'events, or declare it in POSTPURCHASE["CUSTOM_EVENTS"] if the shop '
+                    "sends it with track()."
+                )
+                % {"name": flow.trigger}
+            )
+        )
     try:
         flow.clean()  # re-entry period, trigger filter
     except ValidationError as exc:
@@ -58,6 +71,24 @@ def validate_flow(flow: Flow) -> list[Problem]:
         problems.extend(Problem(p) for p in backend_problems())
     problems.extend(_check_graph(steps))
     return problems
+
+
+def flow_warnings(flow: Flow) -> list[str]:
+    """What staff should know about ``flow`` that does not keep it from going live."""
+    warnings = []
+    if flow.trigger.strip() and flow.trigger in known_events() and not _occurred(flow.trigger):
+        warnings.append(
+            _(
+                "No “%(label)s” event has been recorded yet: the flow enrolls no one until "
+                "the shop sends it."
+            )
+            % {"label": label(flow.trigger)}
+        )
+    return warnings
+
+
+def _occurred(name: str) -> bool:
+    return Event.objects.filter(name=name).exists()
 
 
 def _check_step(step: Step, flow: Flow, snapshot: dict[str, Any]) -> list[Problem]:

@@ -79,7 +79,7 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     page.fill("#id_name", "Welcome series")
     page.press("#id_name", "Tab")
     page.fill("#id_slug", "welcome-series")
-    page.fill("#id_trigger", "order_placed")
+    page.select_option("#id_trigger", "order_placed")
     email = add_step(page, "emailstep")
     page.fill(f"#id_{email}-position", "1")
     page.fill(f"#id_{email}-name", "Welcome")

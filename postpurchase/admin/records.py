@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
+from postpurchase.admin.tracking import MessageEventInline
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.models import (
@@ -18,13 +19,58 @@ from postpurchase.models import (
     StepRecord,
 )
 
+#: How Contact.suppression_reason values read (postpurchase.tracking writes them).
+SUPPRESSION_REASONS = {
+    "hard_bounce": _("Hard bounce reported by the ESP"),
+    "invalid": _("Address rejected as invalid by the ESP"),
+    "complaint": _("Spam complaint reported by the ESP"),
+}
+
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["email", "first_name", "last_name", "locale", "unsubscribed_at", "created_at"]
-    list_filter = ["locale", ("unsubscribed_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "locale",
+        "unsubscribed_at",
+        "suppressed_at",
+        "suppression",
+        "created_at",
+    ]
+    list_filter = [
+        "locale",
+        ("unsubscribed_at", admin.EmptyFieldListFilter),
+        ("suppressed_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["email", "first_name", "last_name"]
     raw_id_fields = ["user"]
+    # Set from the ESP's bounce and complaint reports (postpurchase.tracking).
+    readonly_fields = ["suppressed_at", "suppression"]
+    exclude = ["suppression_reason"]
+
+    actions = ["lift_suppression"]
+
+    @admin.action(
+        description=_("Lift the suppression of the selected contacts"), permissions=["change"]
+    )
+    def lift_suppression(self, request, queryset):
+        """Mail them again (e.g. the address was fixed); the ESP's events stay recorded,
+        and the change is in each contact's history."""
+        lifted = list(queryset.filter(suppressed_at__isnull=False))
+        for contact in lifted:
+            reason = contact.suppression_reason
+            contact.suppressed_at, contact.suppression_reason = None, ""
+            contact.save(update_fields=["suppressed_at", "suppression_reason", "updated_at"])
+            self.log_change(request, contact, f"Suppression lifted (was: {reason or '-'})")
+        self.message_user(
+            request, _("%(n)d contact(s) may receive email again.") % {"n": len(lifted)}
+        )
+
+    @admin.display(description=_("suppression reason"), ordering="suppression_reason")
+    def suppression(self, obj):
+        return SUPPRESSION_REASONS.get(obj.suppression_reason, obj.suppression_reason) or "-"
 
 
 @admin.register(Event)
@@ -97,6 +143,7 @@ class PossibleDuplicateFilter(admin.SimpleListFilter):
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     actions = ["resend_selected"]
+    inlines = [MessageEventInline]
     list_display = [
         "to_email",
         "subject",
@@ -104,6 +151,8 @@ class MessageAdmin(admin.ModelAdmin):
         "status",
         "language",
         "sent_at",
+        "opened_at",
+        "clicked_at",
         "attempts",
         "possible_duplicate_at",
     ]

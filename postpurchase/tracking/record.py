@@ -177,21 +177,26 @@ def _apply(row: MessageEvent, message: Message | None, raw: Any) -> None:
 
 
 def _engagement(row: MessageEvent, message: Message) -> None:
-    """Fill the first open / click (a click is an open too: images may be blocked)."""
-    at = row.occurred_at
+    """Fill the first open / click and announce it."""
+    first = _fill_first(row, message)
     if row.kind == Kind.OPENED:
-        first = bool(
-            Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=at)
-        )
-        signal = signals.message_opened
+        signals.emit(signals.message_opened, Message, message=message, event=row, first=first)
     else:
-        first = bool(
-            Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(
-                clicked_at=at, opened_at=Coalesce("opened_at", at)
-            )
+        signals.emit(signals.message_clicked, Message, message=message, event=row, first=first)
+
+
+def _fill_first(row: MessageEvent, message: Message) -> bool:
+    """True if ``row`` is the message's first open / click (a click is an open too:
+    images may be blocked)."""
+    at = row.occurred_at
+    unset = Message.objects.filter(pk=message.pk)
+    if row.kind == Kind.OPENED:
+        return bool(unset.filter(opened_at__isnull=True).update(opened_at=at))
+    return bool(
+        unset.filter(clicked_at__isnull=True).update(
+            clicked_at=at, opened_at=Coalesce("opened_at", at)
         )
-        signal = signals.message_clicked
-    signals.emit(signal, Message, message=message, event=row, first=first)
+    )
 
 
 def _contact(row: MessageEvent, message: Message | None) -> Contact | None:

@@ -3,6 +3,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # ESP webhooks (delivery, bounces, opens, clicks): see docs/tracking.md.
+    path("anymail/", include("anymail.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("postpurchase/", include("postpurchase.urls")),
     path("", include("example_shop.shop.urls")),

@@ -23,10 +23,12 @@ class PostpurchaseConfig(AppConfig):
         from postpurchase.events import connect_inbound_signals
         from postpurchase.flows.operations import _on_step_delete
         from postpurchase.steps import BUILTIN
+        from postpurchase.tracking.receivers import connect as connect_tracking
 
         for module in BUILTIN:  # each registers its step kind's behaviour
             import_module(module)
         connect_inbound_signals()
+        connect_tracking()
         # No sender: deleting a step of any subclass (a shop's too) must be seen.
         pre_delete.connect(_on_step_delete, dispatch_uid="postpurchase.step_delete")
         post_migrate.connect(

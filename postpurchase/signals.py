@@ -63,8 +63,23 @@ message_suppressed = Signal()
 enrollment_exited = Signal()
 #: provides args: enrollment
 enrollment_completed = Signal()
-#: provides args: contact, message (or None), source ("one_click" or "link")
+#: provides args: contact, message (or None), source ("one_click", "link", or "esp":
+#: the ESP reported an unsubscribe through its webhook)
 unsubscribed = Signal()
+#: ESP tracking (postpurchase.tracking), each sent once per new MessageEvent, never for
+#: a replayed webhook. provides args: message, event (postpurchase.models.MessageEvent),
+#: first (bool: the message's first open / click, which filled opened_at / clicked_at)
+message_opened = Signal()
+#: provides args: message, event, first
+message_clicked = Signal()
+#: provides args: message (or None: the event matched no email of ours), event, hard
+#: (bool: a permanent bounce, which suppressed the address)
+message_bounced = Signal()
+#: provides args: message (or None), event
+message_complained = Signal()
+#: provides args: contact, reason ("hard_bounce", "invalid", "complaint"), event. Sent
+#: when an ESP event stops all email to the contact.
+contact_suppressed = Signal()
 #: provides args: action (str, the SignalStep's action), enrollment, contact, snapshot
 #: (dict, the order), step (the SignalStep), visit (int: the how-manieth time the
 #: enrollment reached the step, 1 the first). Sent at most once per (enrollment, step)

@@ -9,4 +9,5 @@ from postpurchase.admin import (  # noqa: F401  (importing registers the ModelAd
     flows,
     nps,
     records,
+    tracking,
 )

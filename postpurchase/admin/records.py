@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
 from postpurchase.admin.logs import LogAdmin
+from postpurchase.admin.tracking import MessageEventInline
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.models import (
@@ -21,14 +22,34 @@ from postpurchase.models import (
     StepRecord,
 )
 
+#: How Contact.suppression_reason values read (postpurchase.tracking writes them).
+SUPPRESSION_REASONS = {
+    "hard_bounce": _("Hard bounce reported by the ESP"),
+    "invalid": _("Address rejected as invalid by the ESP"),
+    "complaint": _("Spam complaint reported by the ESP"),
+}
+
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["email", "first_name", "last_name", "locale", "unsubscribed_at", "created_at"]
-    list_filter = ["locale", ("unsubscribed_at", admin.EmptyFieldListFilter)]
+    list_display = [
+        "email",
+        "first_name",
+        "last_name",
+        "locale",
+        "unsubscribed_at",
+        "suppressed_at",
+        "suppression",
+        "created_at",
+    ]
+    list_filter = [
+        "locale",
+        ("unsubscribed_at", admin.EmptyFieldListFilter),
+        ("suppressed_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["email", "first_name", "last_name"]
     raw_id_fields = ["user"]
-    readonly_fields = ["event_history"]
+    readonly_fields = ["event_history", "suppressed_at", "suppression"]
 
     #: How many of a contact's latest events its page lists (the rest are a link away).
     HISTORY_LENGTH = 20
@@ -65,6 +86,35 @@ class ContactAdmin(admin.ModelAdmin):
             obj.pk,
             gettext("All events of this contact"),
         )
+
+    # Set from the ESP's bounce and complaint reports (postpurchase.tracking).
+    exclude = ["suppression_reason"]
+
+    actions = ["lift_suppression"]
+
+    @admin.action(
+        description=_("Lift the suppression of the selected contacts"), permissions=["change"]
+    )
+    def lift_suppression(self, request, queryset):
+        """Mail them again (e.g. the address was fixed); the ESP's events stay recorded,
+        and the change is in each contact's history."""
+        lifted = list(queryset.filter(suppressed_at__isnull=False))
+        for contact in lifted:
+            reason = contact.suppression_reason
+            contact.suppressed_at, contact.suppression_reason = None, ""
+            contact.save(update_fields=["suppressed_at", "suppression_reason", "updated_at"])
+            self.log_change(
+                request,
+                contact,
+                gettext("Suppression lifted (was: %(reason)s)") % {"reason": reason or "-"},
+            )
+        self.message_user(
+            request, _("%(n)d contact(s) may receive email again.") % {"n": len(lifted)}
+        )
+
+    @admin.display(description=_("suppression reason"), ordering="suppression_reason")
+    def suppression(self, obj):
+        return SUPPRESSION_REASONS.get(obj.suppression_reason, obj.suppression_reason) or "-"
 
 
 @admin.register(Event)
@@ -176,6 +226,7 @@ def _outcome(message: Message) -> tuple:
 @admin.register(Message)
 class MessageAdmin(LogAdmin):
     actions = ["resend_selected", "export_csv"]
+    inlines = [MessageEventInline]
     list_display = [
         "to_email",
         "subject",
@@ -183,6 +234,8 @@ class MessageAdmin(LogAdmin):
         "status",
         "language",
         "sent_at",
+        "opened_at",
+        "clicked_at",
         "attempts",
         "possible_duplicate_at",
     ]

@@ -17,6 +17,7 @@ from postpurchase.models.steps import (
     SignalStep,
     Step,
 )
+from postpurchase.models.tracking import MessageEvent
 
 __all__ = [
     "ConditionStep",
@@ -32,6 +33,7 @@ __all__ = [
     "Event",
     "Flow",
     "Message",
+    "MessageEvent",
     "NPSResponse",
     "NPSStep",
     "NotifyStaffStep",

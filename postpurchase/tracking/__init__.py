@@ -1,0 +1,2 @@
+"""ESP tracking: delivery, bounce, complaint, open and click events from Anymail's
+webhooks, stored as MessageEvents (see docs/tracking.md)."""

@@ -7,6 +7,7 @@ an inline child built for it, so a shop's own step needs no admin code.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -79,9 +80,36 @@ class PositionField(forms.IntegerField):
         return super().clean(value) or 0
 
 
+def keep_stored(field: forms.Field | None, values: Iterable[str]) -> None:
+    """Offer the event names an object already holds even when the list no longer has
+    them (never declared, their events purged), so saving the page keeps them."""
+    if field is None:
+        return
+    offered = set()
+    for value, label in field.choices:
+        if isinstance(label, list | tuple):
+            offered.update(str(v) for v, _label in label)
+        else:
+            offered.add(str(value))
+    missing = [v for v in values if v and str(v) not in offered]
+    if missing:
+        field.choices = [*field.choices, (_("Stored on this flow"), [(v, v) for v in missing])]
+
+
 class FlowForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        keep_stored(self.fields.get("trigger"), [self.instance.trigger])
+        keep_stored(self.fields.get("exit_events"), self.instance.exit_events or [])
+
     def clean_exit_events(self) -> list[str]:
         return list(self.cleaned_data.get("exit_events") or [])
+
+
+class StepForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        keep_stored(self.fields.get("event_name"), [getattr(self.instance, "event_name", "")])
 
 
 def step_models() -> list[type[Step]]:
@@ -95,6 +123,8 @@ def step_models() -> list[type[Step]]:
 
 class StepChildInline(StackedPolymorphicInline.Child):
     """What every step kind's form shares: the position, and a delay's choices."""
+
+    form = StepForm
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         if db_field.name == "position" and db_field.model is Step:

@@ -19,7 +19,8 @@ Column = tuple[str, Callable[[Any], Any]]
 
 
 def csv_cell(value: Any) -> str:
-    """A CSV cell that a spreadsheet never runs as a formula."""
+    """A CSV cell that a spreadsheet never runs as a formula (with every cell quoted,
+    see csv_response: Russian and Ukrainian Excel split unquoted cells at ";")."""
     if value is None:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -30,7 +31,7 @@ def csv_response(filename: str, columns: list[Column], rows: Iterable[Any]) -> H
     """A CSV download of ``rows``, one line per row, the headers first."""
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
+    writer = csv.writer(response, quoting=csv.QUOTE_ALL)
     writer.writerow([header for header, _read in columns])
     for row in rows:
         writer.writerow([csv_cell(read(row)) for _header, read in columns])

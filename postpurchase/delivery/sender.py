@@ -13,8 +13,10 @@ every thread waits at the gate (short waits) or hands its email back to be defer
 
 from __future__ import annotations
 
+import concurrent.futures.thread as futures_thread
 import logging
 import os
+import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -71,6 +73,8 @@ class Sender:
         try:
             return self.executor.submit(self._send, email, may_send)
         except RuntimeError:
+            if not _interpreter_exiting():
+                raise
             # The pool takes no new work once the interpreter is exiting (concurrent.futures
             # shuts it down before atexit drains the inline wake-up thread): a script that
             # placed an order and ended still sends its emails, one at a time, here.
@@ -231,3 +235,9 @@ def _take_slot(limit, cache, max_wait: float) -> bool:
         if time.monotonic() + pause > deadline:
             return False
         time.sleep(max(pause, 0.001))
+
+
+def _interpreter_exiting() -> bool:
+    """concurrent.futures refuses new work once the interpreter has begun to exit, before
+    ``sys.is_finalizing()`` turns true; its module flag is what it checks itself."""
+    return sys.is_finalizing() or getattr(futures_thread, "_shutdown", False)

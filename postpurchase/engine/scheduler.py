@@ -24,7 +24,7 @@ from postpurchase.engine.context import Batch, StepContext
 from postpurchase.engine.db import update_rows
 from postpurchase.engine.lease import Lease
 from postpurchase.models import Enrollment, Flow, Step
-from postpurchase.models.steps import behaviour_of
+from postpurchase.models.steps import behaviour_of, behaviour_owner
 from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult, Wait
 from postpurchase.retries import retry_step
 
@@ -150,9 +150,18 @@ def _current_step(enrollment: Enrollment, batch: Batch) -> Step | None:
 
 def _batches(model: type[Step]) -> bool:
     """Does this kind run a batch at once: its class overrides ``execute_batch``, or its
-    registered behaviour (postpurchase.steps) provides one, as the email step does?"""
-    return model.execute_batch is not Step.execute_batch or (
-        behaviour_of(model).execute_batch is not None
+    registered behaviour (postpurchase.steps) provides one, as the email step does, and
+    no subclass below the registered kind defines its own ``execute`` (which it keeps)?"""
+    if model.execute_batch is not Step.execute_batch:
+        return True
+    behaviour = behaviour_of(model)
+    if behaviour.execute_batch is None:
+        return False
+    registered = behaviour_owner(model)
+    return all(
+        "execute" not in vars(k)
+        for k in model.__mro__
+        if k is not registered and issubclass(k, registered)
     )
 
 

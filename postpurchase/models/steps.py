@@ -63,11 +63,17 @@ def register_behaviour(
     _BEHAVIOURS[model] = Behaviour(execute, execute_batch, clean)
 
 
-def behaviour_of(model: type[Step]) -> Behaviour:
+def behaviour_owner(model: type[Step]) -> type[Step] | None:
+    """The class in ``model``'s ancestry whose behaviour it has (None: no behaviour)."""
     for klass in model.__mro__:
         if klass in _BEHAVIOURS:
-            return _BEHAVIOURS[klass]
-    return Behaviour()
+            return klass
+    return None
+
+
+def behaviour_of(model: type[Step]) -> Behaviour:
+    owner = behaviour_owner(model)
+    return _BEHAVIOURS[owner] if owner is not None else Behaviour()
 
 
 class Step(PolymorphicModel):

@@ -16,6 +16,7 @@ from django.forms.models import model_to_dict
 from django.urls import reverse
 
 from postpurchase import clock
+from postpurchase.admin.logs import csv_response
 from postpurchase.coupons import issue_coupon
 from postpurchase.models import (
     Contact,
@@ -293,3 +294,10 @@ def test_the_log_pages_speak_the_staff_language(admin_client, logs, language, la
         reverse("admin:postpurchase_message_changelist"), HTTP_ACCEPT_LANGUAGE=language
     )
     assert label in changelist.content.decode()
+
+
+def test_exported_cells_are_quoted_so_a_semicolon_starts_no_formula():
+    # Russian and Ukrainian Excel split unquoted CSV cells at ";".
+    body = csv_response("x.csv", [("comment", lambda row: row)], ["ok;=cmd|' /C calc'!A0"])
+    lines = body.content.decode().splitlines()
+    assert lines == ['"comment"', "\"ok;=cmd|' /C calc'!A0\""]

@@ -281,3 +281,37 @@ def test_factories_with_string_triggers_still_work():
     flow = FlowFactory(trigger="order_shipped")
     EmailStepFactory(flow=flow)
     assert flow.trigger == "order_shipped"
+
+
+def _as_a_browser_sends(response) -> dict:
+    """Checkboxes and selects can only submit the values they render."""
+    data = form_data(response)
+    form = response.context["adminform"].form
+    for name, field in form.fields.items():
+        if isinstance(field, forms.MultipleChoiceField):
+            offered = set()
+            for value, label in field.choices:
+                if isinstance(label, list | tuple):
+                    offered.update(str(v) for v, _label in label)
+                else:
+                    offered.add(str(value))
+            data[name] = [v for v in data.get(name, []) if v in offered]
+    return data
+
+
+def test_saving_a_flow_keeps_stored_events_that_are_not_in_the_list(admin_client):
+    flow = FlowFactory(
+        trigger="legacy_signup",
+        status="draft",
+        exit_events=["order_cancelled", "subscription_cancelled"],
+    )
+    delay = DelayStepFactory(flow=flow, position=1, days=1)
+    DelayStep.objects.filter(pk=delay.pk).update(relative_to="event", event_name="legacy_ping")
+    data = _as_a_browser_sends(admin_client.get(change_url(flow)))
+    data["name"] = "renamed"
+    assert post(admin_client, change_url(flow), data).status_code in (200, 302)
+    flow.refresh_from_db()
+    assert flow.name == "renamed"
+    assert flow.trigger == "legacy_signup"
+    assert flow.exit_events == ["order_cancelled", "subscription_cancelled"]
+    assert DelayStep.objects.get(pk=delay.pk).event_name == "legacy_ping"

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from postpurchase import engine
-from postpurchase.models import Message
+from postpurchase.engine.scheduler import _batches
+from postpurchase.models import EmailStep, Message
+from postpurchase.results import Next
 from postpurchase.testing.factories import EmailStepFactory, EnrollmentFactory, FlowFactory
 
 pytestmark = pytest.mark.django_db
@@ -33,3 +35,19 @@ def test_an_email_step_writes_a_batch_with_as_many_queries_as_a_single_email(pos
     twelve = queries_to_send(12, "b")
     assert twelve == one
     assert sum(postmark.message_ids().values()) == 14
+
+
+@isolate_apps("postpurchase")
+def test_an_email_step_subclass_with_its_own_execute_keeps_it():
+    class OwnExecuteEmailStep(EmailStep):
+        """A shop's email step that says itself what it does for each enrollment."""
+
+        class Meta:
+            proxy = True
+            app_label = "postpurchase"
+
+        def execute(self, ctx):
+            return Next()
+
+    assert _batches(EmailStep)
+    assert not _batches(OwnExecuteEmailStep)

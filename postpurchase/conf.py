@@ -94,6 +94,9 @@ DEFAULTS: dict[str, Any] = {
     # Custom events the shop sends with track(), offered as flow triggers, exit events
     # and delay events: {"event_name": "Label staff read"} (labels may be gettext_lazy).
     "CUSTOM_EVENTS": {},
+    # How money names its currency: "symbol" ("4 290 ₽", "₽4,290" in English) or "code"
+    # ("4 290 RUB", "RUB 4,290").
+    "CURRENCY_DISPLAY": "symbol",
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -119,6 +122,7 @@ _CHOICES = {
     "EXECUTION": ("inline", "celery", "sync"),
     "SIGNAL_ERRORS": ("log", "raise"),
     "UNKNOWN_OUTCOME": ("resend", "hold"),
+    "CURRENCY_DISPLAY": ("symbol", "code"),
 }
 TAG_KINDS = ("category", "flow", "step", "template")
 _POSITIVE_INTS = (

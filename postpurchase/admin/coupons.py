@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from postpurchase import clock
 from postpurchase.admin.logs import LogAdmin, csv_cell
+from postpurchase.formats import money
 from postpurchase.models import Coupon, CouponPolicy, CouponRedemption
-from postpurchase.templatetags.postpurchase_email import money
 
 
 def _count(queryset, outer: str = "policy") -> Subquery:
@@ -93,7 +93,7 @@ class CouponPolicyAdmin(admin.ModelAdmin):
     @admin.display(description=_("value"))
     def value(self, obj):
         if obj.kind == CouponPolicy.Kind.PERCENT and obj.percent is not None:
-            return f"{obj.percent.normalize():f}%"
+            return f"{money(obj.percent)}%"
         if obj.kind == CouponPolicy.Kind.FIXED and obj.amount is not None:
             return money(obj.amount, obj.currency)
         return obj.get_kind_display()

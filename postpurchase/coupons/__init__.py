@@ -396,7 +396,7 @@ def new_coupon(
 
 
 def expires_on(coupon: Coupon) -> date:
-    """The last day of validity in the contact's time zone (for ``{{ ...|date }}``)."""
+    """The last day of validity in the contact's time zone (for ``{{ ...|local_date }}``)."""
     return coupon.expires_on
 
 

@@ -16,8 +16,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from postpurchase.formats import money
 from postpurchase.models.fields import ClockDateTimeField
-from postpurchase.templatetags.postpurchase_email import money
 from postpurchase.windows import zone
 
 #: Letters and digits that cannot be mistaken for one another: no 0/O, 1/I/L.
@@ -272,7 +272,7 @@ class Coupon(models.Model):
 
     @property
     def expires_on(self):
-        """The last valid day in the contact's time zone (show it with ``|date``)."""
+        """The last valid day in the contact's time zone (show it with ``|local_date``)."""
         moment = self.expires_at - timedelta(microseconds=1)
         return moment.astimezone(zone(self.contact.timezone)).date()
 

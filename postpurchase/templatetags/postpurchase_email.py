@@ -1,127 +1,61 @@
 """Filters available in every email template (loaded as a builtin of the email engine).
 
-- ``{{ item.price|money:order.currency }}`` -> "4 990,00 ₽" in Russian, "$49.90" in English
-- ``{{ order.placed_at|as_datetime|date:"j E Y" }}`` parses the ISO strings of a snapshot
-- ``{{ order.delivery_estimate|as_date|date:"j E" }}``
+All formatting goes through :mod:`postpurchase.formats` (CLDR data), in the language
+the email is rendered in and the contact's time zone:
+
+- ``{{ item.price|money:order.currency }}`` -> "4 990 ₽" in Russian, "₽4,990" in English
+- ``{{ order.delivery_estimate|local_date }}`` -> "1 декабря 2026 г.", "December 1, 2026"
+- ``{{ order.placed_at|local_datetime }}`` -> "1 декабря 2026 г., 14:30"
+- ``as_date`` / ``as_datetime`` parse the ISO strings of a snapshot (for ``{% if %}``,
+  ``{% with %}`` and comparisons); print dates with ``local_date`` / ``local_datetime``.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import Decimal
 
 from django import template
 from django.template.loader_tags import BLOCK_CONTEXT_KEY
-from django.utils import formats, translation
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.safestring import SafeString
 
+from postpurchase import formats
+
 register = template.Library()
-
-CURRENCY_SYMBOLS = {
-    "RUB": "₽",
-    "UAH": "₴",
-    "USD": "$",
-    "EUR": "€",
-    "GBP": "£",
-    "KZT": "₸",
-    "BYN": "Br",
-    "PLN": "zł",
-}
-# Languages that write the symbol before the amount ("$49.90"); the rest after it.
-_SYMBOL_FIRST = {"en"}
-
-
-@lru_cache(maxsize=64)
-def _number_style(language: str) -> tuple[str, str, int]:
-    """(decimal separator, thousand separator, grouping) of a language, looked up once:
-    ``formats.number_format`` looks them up on every call, which shows in a batch."""
-    with translation.override(language):
-        return (
-            formats.get_format("DECIMAL_SEPARATOR"),
-            formats.get_format("THOUSAND_SEPARATOR"),
-            formats.get_format("NUMBER_GROUPING") or 3,
-        )
-
-
-def _group(digits: str, separator: str, size: int) -> str:
-    if size <= 0 or len(digits) <= size:
-        return digits
-    head = len(digits) % size or size
-    parts = [digits[:head]] + [digits[i : i + size] for i in range(head, len(digits), size)]
-    return separator.join(parts)
-
-
-# Amounts of 10**18 and more are bad data, not money (and would print as thousands of
-# digits, or overflow the decimal context).
-_MAX_DIGITS = 18
 
 
 @register.filter
 def money(value, currency: str = "") -> str:
-    """Format an amount (number or numeric string) with the currency, in the active locale:
-    "4 990 ₽" in Russian, "$49.90" in English; kopecks/cents only when there are any.
+    """Format an amount with the currency in the active language (see formats.money):
+    "4 990 ₽" in Russian, "$49.90" in English. Never raises: text that is not a
+    number ("on request") is shown as given, other non-amounts render empty."""
+    return formats.money(value, currency, translation.get_language())
 
-    It never breaks an email: text that is not a number ("on request") is shown as
-    given, and whatever else is not an amount (NaN, infinity, 1e30, True, a list)
-    renders empty. A currency that is not a string is left out."""
-    if value is None or isinstance(value, bool) or (isinstance(value, str) and not value):
-        return ""
-    try:
-        amount = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError, TypeError):  # ValueError: int too long for str()
-        return value if isinstance(value, str) else ""
-    if not amount.is_finite() or amount.adjusted() >= _MAX_DIGITS:
-        return ""
-    try:
-        whole = amount == amount.to_integral_value()
-        text = f"{abs(amount):.0f}" if whole else f"{abs(amount):.2f}"
-    except ArithmeticError:  # a decimal context with stricter traps than the default
-        return ""
-    language = (translation.get_language() or "en").split("-")[0]
-    decimal_sep, thousand_sep, grouping = _number_style(language)
-    if isinstance(grouping, list | tuple):  # Django allows per-group sizes; use the first
-        grouping = grouping[0] if grouping else 3
-    integer, _, fraction = text.partition(".")
-    number = _group(integer, thousand_sep, int(grouping))
-    if fraction:
-        number = f"{number}{decimal_sep}{fraction}"
-    if amount < 0 and text.strip("0."):  # -0.001 shows as 0.00, not as minus zero
-        number = f"\N{MINUS SIGN}{number}"
-    code = currency.strip().upper() if isinstance(currency, str) else ""
-    symbol = CURRENCY_SYMBOLS.get(code, code)
-    if not symbol:
-        return number
-    if language in _SYMBOL_FIRST and len(symbol) == 1:
-        return f"{symbol}{number}"
-    return f"{number}\N{NO-BREAK SPACE}{symbol}"
+
+@register.filter(expects_localtime=True)  # an aware datetime: its day where the reader is
+def local_date(value) -> str:
+    """A date, datetime or ISO string in the active language's one date style."""
+    return formats.date(value, translation.get_language())
+
+
+@register.filter
+def local_datetime(value) -> str:
+    """A datetime or ISO string in the active language, in the active time zone."""
+    return formats.datetime(value, translation.get_language(), timezone.get_current_timezone())
 
 
 @register.filter
 def as_datetime(value):
     """Parse an ISO datetime string from a snapshot; pass datetimes through."""
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        return parse_datetime(value) or as_date(value)
-    return None
+    return formats.parse_datetime_value(value)
 
 
 @register.filter
 def as_date(value):
     """Parse an ISO date (or datetime) string from a snapshot; pass dates through."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return parse_date(value[:10])
-        except ValueError:
-            return None
-    return None
+    return formats.parse_date_value(value)
 
 
 # Values a cached part may depend on: compared by type and printed form, as equal values

@@ -15,8 +15,8 @@ from postpurchase.templatetags.postpurchase_email import as_date, as_datetime, m
         ("en", "49.9", "USD", "$49.90"),
         ("en", "1500", "EUR", "€1,500"),
         ("en", 12, "", "12"),
-        ("en", "12", "XYZ", "12\u00a0XYZ"),
-        ("en", "-500", "USD", "$\u2212500"),
+        ("en", "12", "XYZ", "XYZ\u00a012"),  # CLDR: English puts the currency first
+        ("en", "-500", "USD", "-$500"),  # CLDR's minus sign and its place
     ],
 )
 def test_money(language, value, currency, expected):

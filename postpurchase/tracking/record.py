@@ -62,7 +62,28 @@ SUPPRESSING_REJECTS = {
     RejectReason.SPAM: COMPLAINT,
 }
 
-_MESSAGE_FIELDS = ("id", "contact_id", "enrollment_id", "opened_at", "clicked_at")
+_MESSAGE_FIELDS = (
+    "id",
+    "contact_id",
+    "enrollment_id",
+    "opened_at",
+    "clicked_at",
+    "esp_name",
+    "to_email",
+)
+
+#: Anymail's names of ESPs (webhooks say "Amazon SES", backends "amazon_ses") and the
+#: older name of one, to compare where an event and a message came from.
+_ESP_ALIASES = {"sendinblue": "brevo"}
+
+
+def esp_key(name: str | None) -> str:
+    key = "".join(c for c in (name or "").lower() if c.isalnum())
+    return _ESP_ALIASES.get(key, key)
+
+
+def _same_address(a: str | None, b: str | None) -> bool:
+    return (a or "").strip().lower() == (b or "").strip().lower()
 
 
 def record(event: AnymailTrackingEvent, esp_name: str) -> MessageEvent | None:
@@ -71,7 +92,7 @@ def record(event: AnymailTrackingEvent, esp_name: str) -> MessageEvent | None:
     esp = (esp_name or "").strip().lower()[:50]
     raw = _plain(event.esp_event)
     event_id = str(event.event_id)[:255] if event.event_id else _digest(raw)
-    message = find_message(event)
+    message = find_message(event, esp)
     row = MessageEvent(
         esp=esp,
         event_id=event_id,
@@ -107,25 +128,38 @@ def record(event: AnymailTrackingEvent, esp_name: str) -> MessageEvent | None:
     return row
 
 
-def find_message(event: AnymailTrackingEvent) -> Message | None:
+def find_message(event: AnymailTrackingEvent, esp: str = "") -> Message | None:
     """Our Message the event is about: by the id we put in its metadata, else by the
-    message id the ESP returned when it accepted the email. One indexed query."""
+    message id the ESP returned when it accepted the email; indexed queries.
+
+    A message matches only if the ESP reporting is the one that sent it and, where the
+    event names a recipient, it was sent to that address. Our message ids are not
+    secret (they are in unsubscribe links) and ESP message ids repeat across ESPs
+    ("12345"), so neither alone may decide whose contact a bounce suppresses."""
     fields = Message.objects.only(*_MESSAGE_FIELDS).order_by()
     key = (event.metadata or {}).get(META_MESSAGE) if isinstance(event.metadata, dict) else None
+    candidates: list[Message] = []
     if key:
         try:
-            return fields.filter(pk=uuid.UUID(str(key))).first()
+            candidates = list(fields.filter(pk=uuid.UUID(str(key))))
         except ValueError:
             pass  # not one of ours: try the ESP's message id
-    if event.message_id:
-        return fields.filter(esp_message_id=str(event.message_id)[:255]).first()
+    if not candidates and event.message_id:
+        candidates = list(fields.filter(esp_message_id=str(event.message_id)[:255])[:20])
+    for message in candidates:
+        if esp and message.esp_name and esp_key(message.esp_name) != esp_key(esp):
+            continue
+        if event.recipient and not _same_address(event.recipient, message.to_email):
+            continue
+        return message
     return None
 
 
 def is_hard_bounce(event: MessageEvent, raw: Any) -> bool:
     """A bounce that will not go away: Anymail reports some ESPs' soft bounces as
     ``bounced`` too (Postmark SoftBounce, Brevo soft_bounce, SendGrid "blocked",
-    Resend "Transient"), which are told apart by the raw event."""
+    Resend and Amazon SES "Transient", MailerSend soft_bounced, SparkPost's soft
+    bounce classes), which are told apart by the raw event."""
     if event.kind != Kind.BOUNCED:
         return False
     if event.reject_reason not in ("", RejectReason.BOUNCED, RejectReason.INVALID):
@@ -134,13 +168,27 @@ def is_hard_bounce(event: MessageEvent, raw: Any) -> bool:
         return True
     data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
     bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+    ses = raw.get("bounce") if isinstance(raw.get("bounce"), dict) else {}
+    msys = raw.get("msys") if isinstance(raw.get("msys"), dict) else {}
+    sparkpost = msys.get("message_event") if isinstance(msys.get("message_event"), dict) else {}
     soft = (
         raw.get("Type") == "SoftBounce"  # Postmark
         or raw.get("event") == "soft_bounce"  # Brevo
         or (raw.get("event") == "bounce" and raw.get("type") == "blocked")  # SendGrid
         or bounce.get("type") == "Transient"  # Resend
+        or ses.get("bounceType") in ("Transient", "Undetermined")  # Amazon SES
+        or raw.get("type") == "activity.soft_bounced"  # MailerSend
+        # SparkPost: only the invalid-recipient classes are hard (10, 30, 90).
+        or (
+            "bounce_class" in sparkpost
+            and str(sparkpost.get("bounce_class")) not in SPARKPOST_HARD_CLASSES
+        )
     )
     return not soft
+
+
+#: SparkPost's bounce classes for an address that does not exist or refuses for good.
+SPARKPOST_HARD_CLASSES = ("10", "30", "90")
 
 
 def suppression_reason(event: MessageEvent, raw: Any) -> str:
@@ -200,8 +248,17 @@ def _fill_first(row: MessageEvent, message: Message) -> bool:
 
 
 def _contact(row: MessageEvent, message: Message | None) -> Contact | None:
+    """The contact the event's address belongs to: not a contact who has since changed
+    to another address (a late bounce of the old one says nothing about the new)."""
     if message is not None:
-        return Contact.objects.filter(pk=message.contact_id).first()
+        contact = Contact.objects.filter(pk=message.contact_id).first()
+        if (
+            contact is not None
+            and row.recipient
+            and not _same_address(row.recipient, contact.email)
+        ):
+            return None
+        return contact
     if row.recipient:
         return Contact.objects.filter(email=row.recipient.strip().lower()).first()
     return None

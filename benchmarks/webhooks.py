@@ -1,12 +1,17 @@
-"""Webhook ingestion: a 1,000-event SendGrid batch through Anymail's view.
+"""Webhook ingestion: a 1,000-event SendGrid batch through Anymail's view, recorded one
+event at a time (``anymail.urls``) and the whole post at once
+(``postpurchase.tracking.urls``).
 
     python benchmarks/webhooks.py [--events 1000] [--rounds 3] [--db sqlite|postgres]
+                                  [--path both|per-event|batched]
 
 Creates a fresh database (SQLite file /tmp/bench_webhooks.sqlite3 in WAL mode, or the
 PostgreSQL database BENCH_DATABASE_URL names), N/4 sent Messages, and posts batches of N
 SendGrid events (for each message: processed, delivered, open, click; every event
 names its Message in the metadata, as our emails do) to ``/anymail/sendgrid/tracking/``
-through Django's test client, with Anymail's basic auth. Reports per round the wall time
+through Django's test client, with Anymail's basic auth, for each path (plain
+``/anymail/``: one by one; ``/batched/anymail/``: postpurchase.tracking.urls, the post
+at once), each with its own fresh messages. Reports per round the wall time
 of the whole POST (parsing, auth, Anymail's signal, our receiver, the commits), events
 per second, then the same batch replayed (every event found and skipped) and the
 queries per event. See docs/benchmarks.md for results.
@@ -35,6 +40,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--atomic", action="store_true", help="one transaction per post")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--path", choices=["both", "per-event", "batched"], default="both")
     args = parser.parse_args()
     if args.db == "sqlite":
         path = Path("/tmp/bench_webhooks.sqlite3")
@@ -46,7 +52,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE))
     sys.path.insert(0, str(HERE.parent))
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-    os.environ["BENCH_WEBHOOKS"] = "1"  # bench_urls adds anymail.urls
+    os.environ["BENCH_WEBHOOKS"] = "1"  # bench_urls adds both webhook URL sets
     import django
 
     django.setup()
@@ -62,43 +68,48 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     if args.db == "postgres":
         MessageEvent.objects.all().delete()
-    messages = _messages(args.events // 4)
     client = Client()
     auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
 
-    def post(body: str) -> float:
+    def post(url: str, body: str) -> float:
         start = time.perf_counter()
         with transaction.atomic() if args.atomic else nullcontext():
-            response = client.post(
-                "/anymail/sendgrid/tracking/", data=body, content_type="application/json", **auth
-            )
+            response = client.post(url, data=body, content_type="application/json", **auth)
         elapsed = time.perf_counter() - start
         assert response.status_code == 200, response.status_code
         return elapsed
 
+    paths = {
+        "per-event": "/anymail/sendgrid/tracking/",
+        "batched": "/batched/anymail/sendgrid/tracking/",
+    }
+    chosen = list(paths) if args.path == "both" else [args.path]
     print(f"database: {connection.vendor}, {args.events} events per batch")
     with override_settings(ANYMAIL={"WEBHOOK_SECRET": SECRET}):
-        for round_ in range(1, args.rounds + 1):
-            body = _batch(messages, f"r{round_}")
-            before = MessageEvent.objects.count()
-            fresh = post(body)
-            added = MessageEvent.objects.count() - before
-            replay = post(body)
-            assert MessageEvent.objects.count() - before == added == len(messages) * 4
+        for name in chosen:
+            url = paths[name]
+            messages = _messages(args.events // 4)  # fresh ones: first opens to fill
+            for round_ in range(1, args.rounds + 1):
+                body = _batch(messages, f"{name}-r{round_}")
+                before = MessageEvent.objects.count()
+                fresh = post(url, body)
+                added = MessageEvent.objects.count() - before
+                replay = post(url, body)
+                assert MessageEvent.objects.count() - before == added == len(messages) * 4
+                print(
+                    f"{name} round {round_}: new batch {fresh * 1000:.0f} ms "
+                    f"({added / fresh:,.0f} events/s), replayed {replay * 1000:.0f} ms"
+                )
+            body = _batch(messages, f"{name}-q")
+            with CaptureQueriesContext(connection) as fresh_q:
+                post(url, body)
+            with CaptureQueriesContext(connection) as replay_q:
+                post(url, body)
+            n = len(messages) * 4
             print(
-                f"round {round_}: new batch {fresh * 1000:.0f} ms "
-                f"({added / fresh:,.0f} events/s), replayed {replay * 1000:.0f} ms"
+                f"{name} queries per batch of {n}: {len(fresh_q)} new, {len(replay_q)} replayed "
+                "(BEGIN/COMMIT not counted on SQLite)"
             )
-        body = _batch(messages, "q")
-        with CaptureQueriesContext(connection) as fresh_q:
-            post(body)
-        with CaptureQueriesContext(connection) as replay_q:
-            post(body)
-    n = len(messages) * 4
-    print(
-        f"queries per event: {len(fresh_q) / n:.2f} new, {len(replay_q) / n:.2f} replayed "
-        "(BEGIN/COMMIT/SAVEPOINT not counted on SQLite)"
-    )
 
 
 def _messages(count: int) -> list:

@@ -1,16 +1,21 @@
-"""Anymail's tracking signal -> :func:`postpurchase.tracking.record.record`."""
+"""Anymail's tracking signal -> :func:`postpurchase.tracking.record.record`, or the
+enclosing :func:`postpurchase.tracking.batch.batch`."""
 
 from __future__ import annotations
 
 from anymail.signals import AnymailTrackingEvent, tracking
 
+from postpurchase.tracking.batch import collect
 from postpurchase.tracking.record import record
 
 
 def on_tracking(sender, event: AnymailTrackingEvent, esp_name: str, **kwargs) -> None:
-    # Raising makes Anymail answer 500, so the ESP posts the batch again later; the
-    # events recorded before the error are then found and skipped.
-    record(event, esp_name)
+    # Inside postpurchase.tracking.urls the post's events are recorded together when
+    # the view returns. Otherwise one by one: raising makes Anymail answer 500, so the
+    # ESP posts the batch again later; the events recorded before the error are then
+    # found and skipped.
+    if not collect(event, esp_name):
+        record(event, esp_name)
 
 
 def connect() -> None:

@@ -2,9 +2,16 @@
 and acting on it: first open / click, suppression, unsubscribe.
 
 Anymail calls the signal once per event, after it has parsed and authenticated the
-whole webhook post. Each event costs one indexed lookup of its Message and one
-transaction (the insert, plus an update for a first open, a bounce, a complaint); a
-replay is caught by the unique (esp, event_id) constraint and changes nothing.
+whole webhook post. Two ways to record:
+
+- :func:`record`, one event at a time (behind plain ``anymail.urls``): one indexed
+  lookup of its Message and one transaction per event (the insert, plus an update for a
+  first open, a bounce, a complaint); a replay is caught by the unique (esp, event_id)
+  constraint and changes nothing.
+- :func:`record_many`, a whole post at once (behind ``postpurchase.tracking.urls``, see
+  :mod:`postpurchase.tracking.batch`): the same outcome, signals and order, in one
+  transaction and a number of queries that does not grow with the events (lookups and
+  updates are chunked only to stay under SQLite's 999 parameters per statement).
 """
 
 from __future__ import annotations
@@ -14,11 +21,14 @@ import ipaddress
 import json
 import logging
 import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from postpurchase import clock, signals
@@ -82,6 +92,15 @@ def esp_key(name: str | None) -> str:
     return _ESP_ALIASES.get(key, key)
 
 
+def sent_by(message: Message, esp: str, recipient: str | None) -> bool:
+    """Is ``message`` the one an event of ``esp`` about ``recipient`` can be about: sent
+    through that ESP (when we know which) and, where the event names a recipient, to
+    that address?"""
+    if esp and message.esp_name and esp_key(message.esp_name) != esp_key(esp):
+        return False
+    return not recipient or _same_address(recipient, message.to_email)
+
+
 def _same_address(a: str | None, b: str | None) -> bool:
     return (a or "").strip().lower() == (b or "").strip().lower()
 
@@ -89,26 +108,10 @@ def _same_address(a: str | None, b: str | None) -> bool:
 def record(event: AnymailTrackingEvent, esp_name: str) -> MessageEvent | None:
     """Store ``event`` and apply what it means; the new MessageEvent, or None when the
     same event (same ESP and event id) was recorded before."""
-    esp = (esp_name or "").strip().lower()[:50]
-    raw = _plain(event.esp_event)
-    event_id = str(event.event_id)[:255] if event.event_id else _digest(raw)
+    row, raw = _build(event, esp_name)
+    esp, event_id = row.esp, row.event_id
     message = find_message(event, esp)
-    row = MessageEvent(
-        esp=esp,
-        event_id=event_id,
-        kind=KINDS.get(event.event_type, Kind.UNKNOWN),
-        occurred_at=event.timestamp if isinstance(event.timestamp, datetime) else clock.now(),
-        message_id=message.pk if message else None,
-        esp_message_id=_text(event.message_id, 255),
-        recipient=_text(event.recipient, 254),
-        url=_text(event.click_url, 4000),
-        user_agent=_text(event.user_agent, 500),
-        ip=_ip(raw),
-        reject_reason=_text(event.reject_reason, 20),
-        description=_text(event.description, 2000),
-        mta_response=_text(event.mta_response, 2000),
-        raw=_trimmed(raw),
-    )
+    row.message_id = message.pk if message else None
     try:
         with transaction.atomic():
             row.save(force_insert=True)
@@ -136,23 +139,52 @@ def find_message(event: AnymailTrackingEvent, esp: str = "") -> Message | None:
     event names a recipient, it was sent to that address. Our message ids are not
     secret (they are in unsubscribe links) and ESP message ids repeat across ESPs
     ("12345"), so neither alone may decide whose contact a bounce suppresses."""
-    fields = Message.objects.only(*_MESSAGE_FIELDS).order_by()
-    key = (event.metadata or {}).get(META_MESSAGE) if isinstance(event.metadata, dict) else None
-    candidates: list[Message] = []
+    key = message_key(event)
+    if key is None:
+        return None
+    field, value = key
+    candidates = Message.objects.only(*_MESSAGE_FIELDS).order_by().filter(**{field: value})
+    for message in candidates[:20]:
+        if sent_by(message, esp, event.recipient):
+            return message
+    return None
+
+
+def message_key(event: AnymailTrackingEvent) -> tuple[str, Any] | None:
+    """How to find the event's Message: ("pk", uuid) from our metadata, else
+    ("esp_message_id", id); None when the event names neither. A metadata id that is a
+    UUID is final (no fallback), one that is not is not ours."""
+    metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    key = metadata.get(META_MESSAGE)
     if key:
         try:
-            candidates = list(fields.filter(pk=uuid.UUID(str(key))))
+            return ("pk", uuid.UUID(str(key)))
         except ValueError:
             pass  # not one of ours: try the ESP's message id
-    if not candidates and event.message_id:
-        candidates = list(fields.filter(esp_message_id=str(event.message_id)[:255])[:20])
-    for message in candidates:
-        if esp and message.esp_name and esp_key(message.esp_name) != esp_key(esp):
-            continue
-        if event.recipient and not _same_address(event.recipient, message.to_email):
-            continue
-        return message
+    if event.message_id:
+        return ("esp_message_id", str(event.message_id)[:255])
     return None
+
+
+def _build(event: AnymailTrackingEvent, esp_name: str) -> tuple[MessageEvent, Any]:
+    """The unsaved MessageEvent for ``event`` (no message yet) and its raw ESP event."""
+    raw = _plain(event.esp_event)
+    row = MessageEvent(
+        esp=(esp_name or "").strip().lower()[:50],
+        event_id=str(event.event_id)[:255] if event.event_id else _digest(raw),
+        kind=KINDS.get(event.event_type, Kind.UNKNOWN),
+        occurred_at=event.timestamp if isinstance(event.timestamp, datetime) else clock.now(),
+        esp_message_id=_text(event.message_id, 255),
+        recipient=_text(event.recipient, 254),
+        url=_text(event.click_url, 4000),
+        user_agent=_text(event.user_agent, 500),
+        ip=_ip(raw),
+        reject_reason=_text(event.reject_reason, 20),
+        description=_text(event.description, 2000),
+        mta_response=_text(event.mta_response, 2000),
+        raw=_trimmed(raw),
+    )
+    return row, raw
 
 
 def is_hard_bounce(event: MessageEvent, raw: Any) -> bool:
@@ -278,6 +310,215 @@ def suppress(contact: Contact, reason: str, event: MessageEvent | None = None) -
             signals.contact_suppressed, Contact, contact=contact, reason=reason, event=event
         )
     return bool(changed)
+
+
+# --- a whole post at once ------------------------------------------------------------
+
+#: Ids per IN (...) lookup, and messages per grouped update (5 parameters each): SQLite
+#: before 3.32 allows 999 parameters per statement.
+LOOKUP_CHUNK = 900
+UPDATE_CHUNK = 150
+
+
+@dataclass
+class _Pending:
+    row: MessageEvent
+    raw: Any
+    key: tuple[str, Any] | None
+    message: Message | None = None
+    reason: str = ""
+    unsubscribing: bool = False
+
+
+def record_many(events: Sequence[tuple[AnymailTrackingEvent, str]]) -> list[MessageEvent]:
+    """Store and apply ``events`` (pairs of event and ESP name, in the order the ESP
+    sent them) as :func:`record` would one after the other, in one transaction; the new
+    MessageEvents. An event recorded before, or twice in ``events``, counts once.
+
+    A concurrent post that records one of the same events between our check and our
+    insert makes this raise IntegrityError (all rolled back): the ESP posts again and
+    the retry skips what is recorded."""
+    unique: dict[tuple[str, str], _Pending] = {}
+    for event, esp_name in events:
+        row, raw = _build(event, esp_name)
+        unique.setdefault((row.esp, row.event_id), _Pending(row, raw, message_key(event)))
+    if not unique:
+        return []
+    with transaction.atomic():
+        seen = _recorded(unique)
+        fresh = [item for key, item in unique.items() if key not in seen]
+        if not fresh:
+            logger.debug("postpurchase: %d ESP events seen before, ignored", len(unique))
+            return []
+        messages = _messages({item.key for item in fresh if item.key is not None})
+        for item in fresh:
+            candidates = messages.get(item.key, []) if item.key else []
+            item.message = next(
+                (m for m in candidates if sent_by(m, item.row.esp, item.row.recipient)), None
+            )
+            item.row.message_id = item.message.pk if item.message else None
+        MessageEvent.objects.bulk_create([item.row for item in fresh])
+        _apply_many(fresh)
+    logger.debug(
+        "postpurchase: %d ESP events recorded, %d seen before",
+        len(fresh),
+        len(unique) - len(fresh),
+    )
+    return [item.row for item in fresh]
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _recorded(keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (esp, event_id) pairs are stored already."""
+    by_esp: dict[str, list[str]] = {}
+    for esp, event_id in keys:
+        by_esp.setdefault(esp, []).append(event_id)
+    seen: set[tuple[str, str]] = set()
+    for esp, ids in by_esp.items():
+        for chunk in _chunks(ids, LOOKUP_CHUNK):
+            rows = MessageEvent.objects.filter(esp=esp, event_id__in=chunk).order_by()
+            seen.update(rows.values_list("esp", "event_id"))
+    return seen
+
+
+def _messages(keys: set[tuple[str, Any]]) -> dict[tuple[str, Any], list[Message]]:
+    """Our Messages by their :func:`message_key` (an ESP id may name several, of other
+    ESPs): one query by pk, one by ESP id."""
+    found: dict[tuple[str, Any], list[Message]] = {}
+    fields = Message.objects.only(*_MESSAGE_FIELDS).order_by()
+    for field in ("pk", "esp_message_id"):
+        values = sorted(str(v) for f, v in keys if f == field)
+        for chunk in _chunks(values, LOOKUP_CHUNK):
+            for message in fields.filter(**{f"{field}__in": chunk}):
+                value = message.pk if field == "pk" else message.esp_message_id
+                found.setdefault((field, value), []).append(message)
+    return found
+
+
+def _apply_many(items: list[_Pending]) -> None:
+    """:func:`_apply` for each item, in order, with grouped writes; the signals are
+    emitted afterwards in the order one-by-one recording would emit them."""
+    for item in items:
+        if item.message is None or item.row.kind not in (Kind.OPENED, Kind.CLICKED):
+            item.reason = suppression_reason(item.row, item.raw)
+            item.unsubscribing = item.row.kind == Kind.UNSUBSCRIBED or (
+                item.row.kind == Kind.REJECTED
+                and item.row.reject_reason == RejectReason.UNSUBSCRIBED
+            )
+    contacts = _contacts([item for item in items if item.reason or item.unsubscribing])
+    now = clock.now()
+    opened: dict[Any, datetime | None] = {}  # message pk -> opened_at as it stands
+    clicked: dict[Any, datetime | None] = {}
+    new_opened: dict[Any, datetime] = {}
+    new_clicked: dict[Any, datetime] = {}
+    suppressed: dict[str, list[Any]] = {}  # reason -> contact pks
+    unsubscribed: list[Any] = []
+    emits: list[tuple[Any, type, dict[str, Any]]] = []
+    for item in items:
+        row, message, kind = item.row, item.message, item.row.kind
+        if message is not None and kind in (Kind.OPENED, Kind.CLICKED):
+            pk, at = message.pk, row.occurred_at
+            opened.setdefault(pk, message.opened_at)
+            clicked.setdefault(pk, message.clicked_at)
+            if kind == Kind.OPENED:
+                first = opened[pk] is None
+                if first:
+                    opened[pk] = new_opened[pk] = at
+                kwargs = {"message": message, "event": row, "first": first}
+                emits.append((signals.message_opened, Message, kwargs))
+            else:
+                first = clicked[pk] is None
+                if first:
+                    clicked[pk] = new_clicked[pk] = at
+                    if opened[pk] is None:  # a click is an open too
+                        opened[pk] = new_opened[pk] = at
+                kwargs = {"message": message, "event": row, "first": first}
+                emits.append((signals.message_clicked, Message, kwargs))
+            continue
+        contact = _contact_of(item, contacts) if item.reason or item.unsubscribing else None
+        if contact is not None and item.reason and contact.suppressed_at is None:
+            reason = item.reason[:64]
+            contact.suppressed_at, contact.suppression_reason = now, reason
+            suppressed.setdefault(reason, []).append(contact.pk)
+            logger.info("postpurchase: contact %s suppressed (%s)", contact.pk, reason)
+            kwargs = {"contact": contact, "reason": item.reason, "event": row}
+            emits.append((signals.contact_suppressed, Contact, kwargs))
+        if contact is not None and item.unsubscribing and contact.unsubscribed_at is None:
+            contact.unsubscribed_at = now
+            unsubscribed.append(contact.pk)
+            kwargs = {"contact": contact, "message": message, "source": "esp"}
+            emits.append((signals.unsubscribed, Contact, kwargs))
+        if kind == Kind.BOUNCED:
+            hard = item.reason in (HARD_BOUNCE, INVALID)
+            kwargs = {"message": message, "event": row, "hard": hard}
+            emits.append((signals.message_bounced, Message, kwargs))
+        elif kind == Kind.COMPLAINED:
+            emits.append((signals.message_complained, Message, {"message": message, "event": row}))
+    _fill_first_many(new_opened, new_clicked)
+    # The IS NULL conditions keep what a concurrent post wrote first.
+    for reason, pks in suppressed.items():
+        for chunk in _chunks(pks, LOOKUP_CHUNK):
+            Contact.objects.filter(pk__in=chunk, suppressed_at__isnull=True).update(
+                suppressed_at=now, suppression_reason=reason, updated_at=now
+            )
+    for chunk in _chunks(unsubscribed, LOOKUP_CHUNK):
+        Contact.objects.filter(pk__in=chunk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=now, updated_at=now
+        )
+    for signal, sender, kwargs in emits:
+        signals.emit(signal, sender, **kwargs)
+
+
+def _fill_first_many(opened: dict[Any, datetime], clicked: dict[Any, datetime]) -> None:
+    """Set each message's first open / click in one UPDATE per chunk; COALESCE keeps a
+    value a concurrent post wrote first."""
+    field = models.DateTimeField()
+    for chunk in _chunks(sorted(set(opened) | set(clicked), key=str), UPDATE_CHUNK):
+        updates: dict[str, Any] = {}
+        for name, values in (("opened_at", opened), ("clicked_at", clicked)):
+            whens = [When(pk=pk, then=Value(values[pk])) for pk in chunk if pk in values]
+            if whens:
+                updates[name] = Coalesce(name, Case(*whens, output_field=field))
+        Message.objects.filter(pk__in=chunk).update(**updates)
+
+
+def _contacts(items: list[_Pending]) -> dict[Any, Contact]:
+    """The contacts ``items`` name (their message's contact, else the recipient's
+    address), by pk and by email, in one query per chunk."""
+    pks = {item.message.contact_id for item in items if item.message is not None}
+    emails = {
+        item.row.recipient.strip().lower()
+        for item in items
+        if item.message is None and item.row.recipient
+    }
+    found: dict[Any, Contact] = {}
+    if not pks and not emails:
+        return found
+    pks_list, emails_list = sorted(pks, key=str), sorted(emails)
+    for start in range(0, max(len(pks_list), len(emails_list)), LOOKUP_CHUNK):
+        chunk_pks = pks_list[start : start + LOOKUP_CHUNK]
+        chunk_emails = emails_list[start : start + LOOKUP_CHUNK]
+        for contact in Contact.objects.filter(Q(pk__in=chunk_pks) | Q(email__in=chunk_emails)):
+            found[contact.pk] = found[("email", contact.email)] = contact
+    return found
+
+
+def _contact_of(item: _Pending, contacts: dict[Any, Contact]) -> Contact | None:
+    if item.message is not None:
+        contact = contacts.get(item.message.contact_id)
+        # Not a contact who has since changed to another address (see _contact).
+        if contact is not None and item.row.recipient:
+            if not _same_address(item.row.recipient, contact.email):
+                return None
+        return contact
+    if item.row.recipient:
+        return contacts.get(("email", item.row.recipient.strip().lower()))
+    return None
 
 
 # --- helpers -------------------------------------------------------------------------

@@ -16,6 +16,15 @@ from postpurchase.testing.factories import (
 from .payloads import BASIC_AUTH, ESPS, MAILGUN_SIGNING_KEY
 
 
+@pytest.fixture(autouse=True, params=["per_event", "batched"])
+def webhook_urls(request, settings):
+    """Every test here runs against both ways of serving Anymail's webhooks: plain
+    ``anymail.urls`` (events recorded one by one) and ``postpurchase.tracking.urls``
+    (a post's events recorded together); the outcome must be the same."""
+    settings.ROOT_URLCONF = f"tests.tracking.urls_{request.param}"
+    return request.param
+
+
 @pytest.fixture(autouse=True)
 def anymail_webhook_auth(settings):
     """The webhook credentials as a shop configures them: a shared basic-auth secret

@@ -11,11 +11,19 @@ from postpurchase import clock
 from postpurchase.delivery.compose import META_MESSAGE
 from postpurchase.models import Contact
 from postpurchase.testing.factories import ContactFactory
-from postpurchase.tracking.record import record
+from postpurchase.tracking.record import record, record_many
 
 from .conftest import sent_message
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["one by one", "batched"], autouse=True)
+def recording(request, monkeypatch):
+    """Each test through both paths: Anymail's views (one event at a time) and a
+    webhook post recorded as a batch (postpurchase.tracking.urls)."""
+    if request.param == "batched":
+        monkeypatch.setitem(globals(), "record", lambda event, esp: record_many([(event, esp)]))
 
 
 def _bounce(**kw):

@@ -34,6 +34,7 @@ from postpurchase.email.previews import preview_step, send_test
 from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
 from postpurchase.flows.diagram import flow_diagram
 from postpurchase.flows.event_names import event_choices
+from postpurchase.flows.event_names import label as event_label
 from postpurchase.flows.operations import duplicate_flow
 from postpurchase.flows.validation import flow_warnings, launch, pause, validate_flow
 from postpurchase.models import (
@@ -227,17 +228,35 @@ def _preview_link(self, obj):
     return format_html('<a href="{}" target="_blank">{}</a>', url, _("Preview and send a test"))
 
 
+class TriggerFilter(admin.SimpleListFilter):
+    """The flows' triggers by their labels, not their internal names."""
+
+    title = _("trigger event")
+    parameter_name = "trigger"
+
+    def lookups(self, request, model_admin):
+        names = Flow.objects.order_by().values_list("trigger", flat=True).distinct()
+        return sorted(((name, event_label(name)) for name in names if name), key=lambda c: c[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(trigger=self.value()) if self.value() else queryset
+
+
 @admin.register(Flow)
 class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
     form = FlowForm
-    list_display = ["name", "trigger", "status", "reentry", "updated_at"]
-    list_filter = ["status", "trigger"]
+    list_display = ["name", "trigger_label", "status", "reentry", "updated_at"]
+    list_filter = ["status", TriggerFilter]
     search_fields = ["name", "slug", "trigger"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StepInline]
     actions = ["go_live", "pause_selected", "duplicate_selected"]
     change_list_template = "admin/postpurchase/flow/change_list.html"
     readonly_fields = ["diagram"]
+
+    @admin.display(description=_("trigger event"), ordering="trigger")
+    def trigger_label(self, obj: Flow) -> str:
+        return event_label(obj.trigger)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         """Events are picked from those the app knows, never typed (a typo would go

@@ -315,3 +315,14 @@ def test_saving_a_flow_keeps_stored_events_that_are_not_in_the_list(admin_client
     assert flow.trigger == "legacy_signup"
     assert flow.exit_events == ["order_cancelled", "subscription_cancelled"]
     assert DelayStep.objects.get(pk=delay.pk).event_name == "legacy_ping"
+
+
+def test_the_flow_list_shows_and_filters_triggers_by_their_labels(admin_client):
+    delivered = FlowFactory(name="Care tips", trigger="order_delivered")
+    FlowFactory(name="Thank you", trigger="order_placed")
+    url = reverse("admin:postpurchase_flow_changelist")
+    page = admin_client.get(url).content.decode()
+    assert str(BUILT_IN["order_delivered"]) in page
+    assert ">order_delivered<" not in page
+    filtered = admin_client.get(url, {"trigger": "order_delivered"})
+    assert list(filtered.context["cl"].queryset) == [delivered]

@@ -38,6 +38,20 @@ def csv_response(filename: str, columns: list[Column], rows: Iterable[Any]) -> H
     return response
 
 
+class ReadOnlyInline:
+    """A mixin for an inline of log rows: shown on the parent's page, never added,
+    edited or deleted there."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
 class LogAdmin(admin.ModelAdmin):
     """A log: no Add button, no editable field, no delete of single rows.
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
-from postpurchase.admin.logs import LogAdmin
+from postpurchase.admin.logs import LogAdmin, ReadOnlyInline
 from postpurchase.admin.tracking import MessageEventInline
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
@@ -137,7 +137,7 @@ class EventAdmin(LogAdmin):
     ]
 
 
-class StepRecordInline(admin.TabularInline):
+class StepRecordInline(ReadOnlyInline, admin.TabularInline):
     """What the steps with side effects did for the enrollment: a staff notification's
     recipients, subject and send time, a signal's action. Read-only."""
 
@@ -147,15 +147,6 @@ class StepRecordInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Enrollment)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from postpurchase.admin.logs import LogAdmin
+from postpurchase.admin.logs import LogAdmin, ReadOnlyInline
 from postpurchase.models import MessageEvent
 
 EVENT_FIELDS = [
@@ -49,19 +49,6 @@ class MatchedFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(message__isnull=True)
         return queryset
-
-
-class ReadOnlyInline:
-    """An inline of log rows: shown, never added, edited or deleted from the parent."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MessageEvent)

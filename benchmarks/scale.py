@@ -36,13 +36,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import re
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +48,8 @@ ROOT = HERE.parent
 for _p in (str(ROOT), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
+
+import spawn  # noqa: E402  (benchmarks/, on the path from here on)
 
 PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
 PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
@@ -353,27 +353,12 @@ def drain(batch_size: int, due: int, max_seconds: float) -> dict:
     }
 
 
-def _call_main(fn_name, args, results) -> None:
-    try:
-        results.put(globals()[fn_name](*args))
-    except BaseException:
-        results.put({"error": traceback.format_exc()})
-
-
 # --- the orchestrator (no Django here) ------------------------------------------------
-
-CTX = mp.get_context("spawn")
 
 
 def call(fn_name: str, *args):
-    results = CTX.Queue()
-    proc = CTX.Process(target=_call_main, args=(fn_name, args, results))
-    proc.start()
-    out = results.get()
-    proc.join()
-    if isinstance(out, dict) and "error" in out:
-        raise RuntimeError(f"{fn_name} failed:\n{out['error']}")
-    return out
+    """``fn_name(*args)`` of this script in a fresh process (benchmarks/spawn.py)."""
+    return spawn.call(__name__, fn_name, *args)
 
 
 def _pct(values: list[float], q: float) -> float:

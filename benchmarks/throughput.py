@@ -36,7 +36,6 @@ run can use SQLite and PostgreSQL with their own settings.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import shutil
 import sys
@@ -53,6 +52,8 @@ ROOT = HERE.parent
 for _p in (str(ROOT), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
+
+import spawn  # noqa: E402  (benchmarks/, on the path from here on)
 
 PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
 PG_DB = os.environ.get("BENCH_PG_DB", "bench_postpurchase")
@@ -508,27 +509,14 @@ def _worker_main(kind, index, workers, n, opts, barrier, results) -> None:
         results.put((index, {"error": traceback.format_exc()}))
 
 
-def _call_main(fn_name, args, results) -> None:
-    try:
-        results.put(globals()[fn_name](*args))
-    except BaseException:
-        results.put({"error": traceback.format_exc()})
-
-
 # --- the orchestrator (no Django here) ------------------------------------------------
 
-CTX = mp.get_context("spawn")
+CTX = spawn.CTX
 
 
 def call(fn_name: str, *args):
-    results = CTX.Queue()
-    proc = CTX.Process(target=_call_main, args=(fn_name, args, results))
-    proc.start()
-    out = results.get()
-    proc.join()
-    if isinstance(out, dict) and "error" in out:
-        raise RuntimeError(f"{fn_name} failed:\n{out['error']}")
-    return out
+    """``fn_name(*args)`` of this script in a fresh process (benchmarks/spawn.py)."""
+    return spawn.call(__name__, fn_name, *args)
 
 
 def run_workers(kind: str, workers: int, n: int, opts: dict | None = None) -> dict:

@@ -240,9 +240,7 @@ def _apply(row: MessageEvent, message: Message | None, raw: Any) -> None:
         _engagement(row, message)
         return
     reason = suppression_reason(row, raw)
-    unsubscribing = kind == Kind.UNSUBSCRIBED or (
-        kind == Kind.REJECTED and row.reject_reason == RejectReason.UNSUBSCRIBED
-    )
+    unsubscribing = is_unsubscribe(row)
     if reason or unsubscribing:
         contact = _contact(row, message)
         if contact is not None and reason:
@@ -279,18 +277,26 @@ def _fill_first(row: MessageEvent, message: Message) -> bool:
     )
 
 
+def is_unsubscribe(row: MessageEvent) -> bool:
+    """Does the event say the recipient unsubscribed (or the ESP refused for that)?"""
+    return row.kind == Kind.UNSUBSCRIBED or (
+        row.kind == Kind.REJECTED and row.reject_reason == RejectReason.UNSUBSCRIBED
+    )
+
+
+def _still_at(contact: Contact | None, row: MessageEvent) -> Contact | None:
+    """``contact``, unless the event's address is not theirs any more (a late bounce of
+    an old address says nothing about the new one)."""
+    if contact is not None and row.recipient and not _same_address(row.recipient, contact.email):
+        return None
+    return contact
+
+
 def _contact(row: MessageEvent, message: Message | None) -> Contact | None:
     """The contact the event's address belongs to: not a contact who has since changed
     to another address (a late bounce of the old one says nothing about the new)."""
     if message is not None:
-        contact = Contact.objects.filter(pk=message.contact_id).first()
-        if (
-            contact is not None
-            and row.recipient
-            and not _same_address(row.recipient, contact.email)
-        ):
-            return None
-        return contact
+        return _still_at(Contact.objects.filter(pk=message.contact_id).first(), row)
     if row.recipient:
         return Contact.objects.filter(email=row.recipient.strip().lower()).first()
     return None
@@ -406,10 +412,7 @@ def _apply_many(items: list[_Pending]) -> None:
     for item in items:
         if item.message is None or item.row.kind not in (Kind.OPENED, Kind.CLICKED):
             item.reason = suppression_reason(item.row, item.raw)
-            item.unsubscribing = item.row.kind == Kind.UNSUBSCRIBED or (
-                item.row.kind == Kind.REJECTED
-                and item.row.reject_reason == RejectReason.UNSUBSCRIBED
-            )
+            item.unsubscribing = is_unsubscribe(item.row)
     contacts = _contacts([item for item in items if item.reason or item.unsubscribing])
     now = clock.now()
     opened: dict[Any, datetime | None] = {}  # message pk -> opened_at as it stands
@@ -510,12 +513,7 @@ def _contacts(items: list[_Pending]) -> dict[Any, Contact]:
 
 def _contact_of(item: _Pending, contacts: dict[Any, Contact]) -> Contact | None:
     if item.message is not None:
-        contact = contacts.get(item.message.contact_id)
-        # Not a contact who has since changed to another address (see _contact).
-        if contact is not None and item.row.recipient:
-            if not _same_address(item.row.recipient, contact.email):
-                return None
-        return contact
+        return _still_at(contacts.get(item.message.contact_id), item.row)
     if item.row.recipient:
         return contacts.get(("email", item.row.recipient.strip().lower()))
     return None

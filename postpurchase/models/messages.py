@@ -71,10 +71,20 @@ class Message(Guard):
         _("possible duplicate since"), null=True, blank=True, db_index=True
     )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    # First open and first click. Nothing fills them yet: open/click tracking (ESP
-    # webhooks) comes in a later release. ConditionStep's opened/clicked checks read them.
+    # First human open and first human click (tracking.record fills them from the ESP's
+    # events and first-party tracking). ConditionStep's opened/clicked checks read them.
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
     clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    # What tracking saw, rolled up on the message so reports survive the purge of
+    # MessageEvents (retention) and read one row per email, not one per event.
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    bounced_at = models.DateTimeField(_("bounced at"), null=True, blank=True)
+    complained_at = models.DateTimeField(_("spam complaint at"), null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed at"), null=True, blank=True)
+    opens = models.PositiveIntegerField(_("human opens"), default=0)
+    machine_opens = models.PositiveIntegerField(_("machine opens"), default=0)
+    clicks = models.PositiveIntegerField(_("human clicks"), default=0)
+    machine_clicks = models.PositiveIntegerField(_("machine clicks"), default=0)
 
     class Meta:
         verbose_name = _("message")

@@ -56,6 +56,11 @@ class MessageEvent(models.Model):
     reject_reason = models.CharField(_("reject reason"), max_length=20, blank=True)
     description = models.TextField(_("description"), blank=True)
     mta_response = models.TextField(_("MTA response"), blank=True)
+    # Opens and clicks only: made by a machine (mail privacy proxy prefetch, security
+    # scanner) rather than a person, and why. Reports, conditions and attribution count
+    # human events; the machine ones stay visible.
+    machine = models.BooleanField(_("by a machine"), default=False)
+    machine_reason = models.CharField(_("machine reason"), max_length=40, blank=True)
     # The ESP's event as it came, when small (see tracking.record.RAW_MAX_CHARS).
     raw = models.JSONField(_("raw event"), default=dict, blank=True)
 

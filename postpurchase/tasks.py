@@ -5,6 +5,12 @@ Celery (``pip install "django-postpurchase[celery]"``), and nothing in the app i
 it.
 """
 
-from postpurchase.contrib.celery.tasks import advance_due, expire_coupons, run_enrollments, tick
+from postpurchase.contrib.celery.tasks import (
+    advance_due,
+    expire_coupons,
+    run_enrollments,
+    run_job,
+    tick,
+)
 
-__all__ = ["advance_due", "expire_coupons", "run_enrollments", "tick"]
+__all__ = ["advance_due", "expire_coupons", "run_enrollments", "run_job", "tick"]

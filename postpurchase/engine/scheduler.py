@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Min, Q
 
-from postpurchase import clock, shutdown, signals
+from postpurchase import clock, periodic, shutdown, signals
 from postpurchase.conf import get_setting
 from postpurchase.engine.context import Batch, StepContext
 from postpurchase.engine.db import update_rows
@@ -401,10 +401,12 @@ def run_scheduler(stop_event: threading.Event | None = None, interval: float = 5
     from django.db import close_old_connections
 
     stop_event = stop_event or threading.Event()
+    jobs = periodic.Timetable()
     while not stop_event.is_set() and not shutdown.stopping():
         try:
             close_old_connections()
             run_due()
+            jobs.run_due()
         except Exception:
             logger.exception("postpurchase: scheduler pass failed")
         stop_event.wait(interval)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.core.management import call_command
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
+from postpurchase import periodic
 from postpurchase.contrib.celery.beat import EXPIRE_TASK_NAME, TICK_TASK_NAME, beat_schedule
 
 pytestmark = pytest.mark.django_db
@@ -36,8 +39,26 @@ def test_migrate_registers_the_beat_tick(celery_mode):
 def test_migrate_registers_the_hourly_coupon_expiry(celery_mode):
     migrate()
     task = PeriodicTask.objects.get(name=EXPIRE_TASK_NAME)
-    assert task.task == "postpurchase.expire_coupons"
+    assert (task.task, json.loads(task.args)) == ("postpurchase.run_job", ["expire coupons"])
     assert (task.interval.every, task.interval.period) == (1, "hours")
+
+
+def test_an_entry_of_an_older_release_moves_to_the_job_task(celery_mode):
+    # Before the periodic registry the entry named the task expire_coupons directly.
+    hourly = IntervalSchedule.objects.create(every=1, period="hours")
+    PeriodicTask.objects.create(
+        name=EXPIRE_TASK_NAME, task="postpurchase.expire_coupons", interval=hourly
+    )
+    migrate()
+    task = PeriodicTask.objects.get(name=EXPIRE_TASK_NAME)
+    assert (task.task, json.loads(task.args)) == ("postpurchase.run_job", ["expire coupons"])
+
+
+def test_every_job_has_a_beat_entry(celery_mode):
+    migrate()
+    for job in periodic.JOBS:
+        entry = PeriodicTask.objects.get(name=job.entry_name)
+        assert json.loads(entry.args) == [job.name]
 
 
 def test_migrate_follows_a_changed_tick(celery_mode, settings):
@@ -67,6 +88,7 @@ def test_duplicate_interval_schedules_do_not_break_migrate(celery_mode):
     assert PeriodicTask.objects.get(name=EXPIRE_TASK_NAME).interval.every == 1
     migrate()
     assert PeriodicTask.objects.filter(name__in=OURS).count() == 2
+    assert PeriodicTask.objects.count() == 1 + len(periodic.JOBS)
 
 
 @pytest.mark.parametrize("execution", ["inline", "sync"])
@@ -112,10 +134,13 @@ def test_migrate_writes_beat_rows_to_the_database_it_migrates(celery_mode, setti
 
 def test_beat_schedule_for_celery_beat_schedule():
     schedule = beat_schedule(tick_seconds=15)
-    assert schedule == {
-        TICK_TASK_NAME: {"task": "postpurchase.tick", "schedule": 15.0},
-        EXPIRE_TASK_NAME: {"task": "postpurchase.expire_coupons", "schedule": 3600.0},
+    assert schedule[TICK_TASK_NAME] == {"task": "postpurchase.tick", "args": [], "schedule": 15.0}
+    assert schedule[EXPIRE_TASK_NAME] == {
+        "task": "postpurchase.run_job",
+        "args": ["expire coupons"],
+        "schedule": 3600.0,
     }
+    assert len(schedule) == 1 + len(periodic.JOBS)
 
 
 def test_beat_schedule_defaults_to_tick_seconds(settings):

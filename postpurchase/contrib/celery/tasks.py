@@ -15,7 +15,7 @@ import math
 from celery import shared_task
 from celery.signals import worker_shutting_down
 
-from postpurchase import coupons, engine, shutdown
+from postpurchase import coupons, engine, periodic, shutdown
 from postpurchase.conf import get_setting
 from postpurchase.engine import dispatch
 
@@ -56,6 +56,12 @@ def run_enrollments(ids: list[int]) -> int:
 def expire_coupons() -> int:
     """Expire coupons past their validity (beat runs it hourly)."""
     return coupons.expire_coupons()
+
+
+@shared_task(name="postpurchase.run_job", ignore_result=True)
+def run_job(name: str) -> int:
+    """Run one job of :mod:`postpurchase.periodic` (beat sends each at its interval)."""
+    return periodic.job(name).run()
 
 
 # Celery-mode wake-ups after commit go to this task.

@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
 from postpurchase.conf import get_setting, site_url
@@ -107,6 +108,20 @@ class BaseAdapter:
         raise NotImplementedError(
             f"{type(self).__name__}.order_snapshot() must return the order as a dict"
         )
+
+    def order_admin_url(self, order_ref: str) -> str | None:
+        """The shop's admin page for the order ``order_ref`` names, linked from our admin
+        (events, enrollments, NPS answers, coupon redemptions), or None for no link. The
+        default reads references of the default form ("shop.order:12") and links to the
+        model's change page when that model is registered in the Django admin."""
+        label, _, pk = order_ref.rpartition(":")
+        app_label, _, model_name = label.partition(".")
+        if not (app_label and model_name and pk):
+            return None
+        try:
+            return reverse(f"admin:{app_label}_{model_name}_change", args=[pk])
+        except NoReverseMatch:
+            return None
 
     def review_ref(self, review: Any) -> str:
         return f"{review._meta.label_lower}:{review.pk}"

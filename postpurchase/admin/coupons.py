@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postpurchase import clock
 from postpurchase.admin.logs import LogAdmin, csv_cell
+from postpurchase.admin.orders import order_cell, with_order_numbers
 from postpurchase.formats import money
 from postpurchase.models import Coupon, CouponPolicy, CouponRedemption
 
@@ -119,8 +120,15 @@ class CouponRedemptionInline(admin.TabularInline):
     model = CouponRedemption
     extra = 0
     can_delete = False
-    fields = ["order_ref", "email", "cart_total", "discount", "currency", "redeemed_at"]
+    fields = ["order", "email", "cart_total", "discount", "currency", "redeemed_at"]
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        return with_order_numbers(super().get_queryset(request))
+
+    @admin.display(description=_("order"))
+    def order(self, obj):
+        return order_cell(obj.order_ref, obj.order_number)
 
     def has_add_permission(self, request, obj=None):
         return False

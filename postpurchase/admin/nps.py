@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postpurchase import nps
 from postpurchase.admin.logs import LogAdmin
+from postpurchase.admin.orders import order_cell, with_order_numbers
 from postpurchase.models import Flow, NPSResponse
 
 
@@ -24,7 +25,7 @@ class NPSResponseAdmin(LogAdmin):
         "score",
         "category",
         "flow",
-        "order_ref",
+        "order",
         "short_comment",
         "created_at",
     ]
@@ -62,6 +63,13 @@ class NPSResponseAdmin(LogAdmin):
         ("updated_at", lambda r: r.updated_at),
     ]
 
+    def get_queryset(self, request):
+        return with_order_numbers(super().get_queryset(request))
+
+    @admin.display(description=_("order"), ordering="order_ref")
+    def order(self, obj):
+        return order_cell(obj.order_ref, obj.order_number)
+
     @admin.display(description=_("comment"))
     def short_comment(self, obj):
         return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
@@ -86,11 +94,14 @@ class NPSResponseAdmin(LogAdmin):
         flow_id = request.GET.get("flow", "")
         if flow_id.isdigit():
             responses = responses.filter(flow_id=int(flow_id))
+        report = nps.report(with_order_numbers(responses), period)
+        for response in report["comments"]:
+            response.order_display = order_cell(response.order_ref, response.order_number)
         context = {
             **self.admin_site.each_context(request),
             "title": _("NPS report"),
             "opts": self.model._meta,
-            "report": nps.report(responses, period),
+            "report": report,
             "flows": Flow.objects.filter(nps_responses__isnull=False).distinct(),
             "flow_id": int(flow_id) if flow_id.isdigit() else None,
         }

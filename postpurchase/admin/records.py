@@ -11,9 +11,11 @@ from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
 from postpurchase.admin.logs import LogAdmin, ReadOnlyInline
+from postpurchase.admin.orders import order_cell, with_order_numbers
 from postpurchase.admin.tracking import MessageEventInline
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
+from postpurchase.flows.event_names import label as event_label
 from postpurchase.models import (
     Contact,
     Enrollment,
@@ -59,7 +61,9 @@ class ContactAdmin(admin.ModelAdmin):
         """The contact's latest events, newest first, and a link to all of them."""
         if obj is None or obj.pk is None:
             return "-"
-        events = list(obj.events.order_by("-occurred_at", "-id")[: self.HISTORY_LENGTH])
+        events = list(
+            with_order_numbers(obj.events.order_by("-occurred_at", "-id"))[: self.HISTORY_LENGTH]
+        )
         if not events:
             return gettext("No events yet.")
         rows = format_html_join(
@@ -68,8 +72,8 @@ class ContactAdmin(admin.ModelAdmin):
             (
                 (
                     reverse("admin:postpurchase_event_change", args=[e.pk]),
-                    e.name,
-                    e.order_ref or e.ref,
+                    event_label(e.name),
+                    order_cell(e.order_ref, e.order_number) if e.order_ref else e.ref,
                     e.occurred_at.isoformat(sep=" ", timespec="minutes"),
                 )
                 for e in events
@@ -120,8 +124,9 @@ class ContactAdmin(admin.ModelAdmin):
 @admin.register(Event)
 class EventAdmin(LogAdmin):
     actions = ["export_csv"]
-    list_display = ["name", "contact", "ref", "occurred_at"]
+    list_display = ["event_name", "contact", "order", "ref", "occurred_at"]
     list_filter = ["name", "occurred_at"]
+    list_select_related = ["contact"]
     search_fields = ["contact__email", "ref", "order_ref"]
     raw_id_fields = ["contact"]
     date_hierarchy = "occurred_at"
@@ -135,6 +140,17 @@ class EventAdmin(LogAdmin):
         ("order_ref", lambda e: e.order_ref),
         ("occurred_at", lambda e: e.occurred_at),
     ]
+
+    def get_queryset(self, request):
+        return with_order_numbers(super().get_queryset(request))
+
+    @admin.display(description=_("event"), ordering="name")
+    def event_name(self, obj):
+        return event_label(obj.name)
+
+    @admin.display(description=_("order"), ordering="order_ref")
+    def order(self, obj):
+        return order_cell(obj.order_ref, obj.order_number)
 
 
 class StepRecordInline(ReadOnlyInline, admin.TabularInline):
@@ -153,7 +169,16 @@ class StepRecordInline(ReadOnlyInline, admin.TabularInline):
 class EnrollmentAdmin(LogAdmin):
     actions = ["retry_selected", "exit_selected", "export_csv"]
     inlines = [StepRecordInline]
-    list_display = ["contact", "flow", "status", "step", "due_at", "triggered_at", "exit_reason"]
+    list_display = [
+        "contact",
+        "flow",
+        "order",
+        "status",
+        "step",
+        "due_at",
+        "triggered_at",
+        "exit_reason",
+    ]
     list_filter = ["flow", "status", "triggered_at"]
     search_fields = ["contact__email", "order_ref"]
     raw_id_fields = ["contact", "trigger_event", "step"]
@@ -174,6 +199,14 @@ class EnrollmentAdmin(LogAdmin):
         ("finished_at", lambda e: e.finished_at),
         ("exit_reason", lambda e: e.exit_reason),
     ]
+
+    def get_queryset(self, request):
+        # The snapshot is the whole order: the list needs only its number.
+        return with_order_numbers(super().get_queryset(request).defer("snapshot"))
+
+    @admin.display(description=_("order"), ordering="order_ref")
+    def order(self, obj):
+        return order_cell(obj.order_ref, obj.order_number)
 
     @admin.action(
         description=_("Retry the selected failed or exited enrollments"), permissions=["change"]

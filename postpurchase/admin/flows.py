@@ -169,10 +169,29 @@ class LabelledInlineAdminFormSet(PolymorphicInlineAdminFormSet):
         return json.dumps(data)
 
 
+def _move_buttons(self, obj):
+    """Up/down buttons (static/postpurchase/admin/step_order.js moves the form and
+    renumbers the positions; saving keeps the order)."""
+    return format_html(
+        '<button type="button" class="button" data-pp-move="up" title="{}">↑ {}</button> '
+        '<button type="button" class="button" data-pp-move="down" title="{}">↓ {}</button>',
+        _("Move this step up"),
+        _("Up"),
+        _("Move this step down"),
+        _("Down"),
+    )
+
+
+_move_buttons.short_description = _("order")
+
+
 class StepInline(StackedPolymorphicInline):
     model = Step
     extra = 0
     ordering = ["position", "id"]
+
+    class Media:
+        js = ["postpurchase/admin/step_order.js"]
 
     def get_child_inlines(self):
         return [
@@ -183,11 +202,10 @@ class StepInline(StackedPolymorphicInline):
                     "model": model,
                     "exclude": ["polymorphic_ctype"],
                     "formfield_for_foreignkey": _same_flow_steps_only,
-                    **(
-                        {"readonly_fields": ["preview_link"], "preview_link": _preview_link}
-                        if issubclass(model, EmailStep)
-                        else {}
-                    ),
+                    "move_buttons": _move_buttons,
+                    "readonly_fields": ["move_buttons"]
+                    + (["preview_link"] if issubclass(model, EmailStep) else []),
+                    **({"preview_link": _preview_link} if issubclass(model, EmailStep) else {}),
                 },
             )
             for model in step_models()

@@ -93,11 +93,39 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     page.select_option(f"#id_{condition}-condition", "ordered_again")
     page.select_option(f"#id_{condition}-then_action", "exit")
     page.fill(f"#id_{condition}-then_reason", "bought again")
+    # The condition was added last; move it up before the delay, and back down.
+    condition_form = page.locator(f"#{condition}")
+    condition_form.locator("button[data-pp-move=up]").click()
+    assert page.input_value(f"#id_{condition}-position") == "2"
+    assert page.input_value(f"#id_{delay}-position") == "3"
+    condition_form.locator("button[data-pp-move=down]").click()
+    assert page.input_value(f"#id_{condition}-position") == "3"
     shot(page, "editor-steps")
     submit(page, "input[name=_continue]")
     assert "was added successfully" in flash(page)
     flow = Flow.objects.get(slug="welcome-series")
     assert [type(s).__name__ for s in flow.steps.all()] == [
+        "EmailStep",
+        "DelayStep",
+        "ConditionStep",
+    ]
+
+    # Reorder saved steps with the buttons: the delay goes first, and saving keeps it.
+    page.locator("#steps-group .inline-related:has(input[value='2'][name$='-position'])").locator(
+        "button[data-pp-move=up]"
+    ).click()
+    submit(page, "input[name=_continue]")
+    assert [type(s).__name__ for s in flow.steps.order_by("position")] == [
+        "DelayStep",
+        "EmailStep",
+        "ConditionStep",
+    ]
+    assert [s.position for s in flow.steps.order_by("position")] == [1, 2, 3]
+    page.locator("#steps-group .inline-related:has(input[value='1'][name$='-position'])").locator(
+        "button[data-pp-move=down]"
+    ).click()
+    submit(page, "input[name=_continue]")
+    assert [type(s).__name__ for s in flow.steps.order_by("position")] == [
         "EmailStep",
         "DelayStep",
         "ConditionStep",
@@ -129,6 +157,11 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     assert "{% if %}" not in content.body
     page.goto(base + href)
     assert page.inner_text("#pp-subject") == "Thanks, Anna"
+    # The frame is as tall as the email: no inner scroll bar hides the footer.
+    page.wait_for_function(
+        "() => { const f = document.getElementById('pp-preview');"
+        " return f.clientHeight >= f.contentDocument.documentElement.scrollHeight; }"
+    )
     shot(page, "editor-preview")
     submit(page, "input[type=submit][value^='Send a test']")
     assert "Test sent to" in flash(page)
@@ -157,6 +190,12 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     shopper.check("input[name=payment_method] >> nth=0")
     with shopper.expect_navigation(url=re.compile(r"/orders/")):
         shopper.click("form [type=submit] >> text=/order/i")
+
+    # The admin's lists fit a 1,280 px screen: no table spills to the right.
+    for url in ("flow", "message", "enrollment", "event", "contact", "npsresponse"):
+        page.goto(base + f"/admin/postpurchase/{url}/")
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 1280, (url, width)
 
     # ...and the flow's diagram shows her enrolled and her welcome email sent.
     page.goto(base + f"/admin/postpurchase/flow/{flow.pk}/change/")

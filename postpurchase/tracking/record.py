@@ -33,7 +33,7 @@ from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from postpurchase import clock, signals
@@ -291,9 +291,10 @@ def record_many(events: Sequence[tuple[AnymailTrackingEvent, str]]) -> list[Mess
                 (m for m in candidates if sent_by(m, item.row.esp, item.row.recipient)), None
             )
             item.row.message_id = item.message.pk if item.message else None
-        _classify_many(fresh)
+        rollup = _Rollup()
+        _demote(_classify_many(fresh), fresh, rollup)
         MessageEvent.objects.bulk_create([item.row for item in fresh])
-        _apply_many(fresh)
+        _apply_many(fresh, rollup)
     logger.debug(
         "postpurchase: %d ESP events recorded, %d seen before",
         len(fresh),
@@ -338,13 +339,21 @@ def _messages(keys: set[tuple[str, Any]]) -> dict[tuple[str, Any], list[Message]
 # --- human or machine ------------------------------------------------------------------
 
 
-def _classify_many(items: list[_Pending]) -> None:
+#: {message pk: {event pk: time}}: stored human clicks found to be part of a burst.
+Demotions = dict[Any, dict[Any, datetime]]
+
+
+def _classify_many(items: list[_Pending]) -> Demotions:
     """Set ``machine`` / ``machine_reason`` on every open and click of ``items``: each
     sees its message's first delivery (stored, or reported in this post) and the
-    message's other clicks close in time (stored, one query, or in this post)."""
+    message's other clicks close in time (stored, one query, or in this post).
+
+    Returns the stored clicks a new burst or honeypot click shows to be a machine's
+    too: the first click of a burst looked human when it came alone."""
     engaged = [item for item in items if item.row.kind in (Kind.OPENED, Kind.CLICKED)]
+    demotions: Demotions = {}
     if not engaged:
-        return
+        return demotions
     delivered: dict[Any, datetime] = {}
     clicks: dict[Any, list[_Pending]] = {}
     for item in items:
@@ -360,20 +369,28 @@ def _classify_many(items: list[_Pending]) -> None:
             clicks.setdefault(message.pk, []).append(item)
     stored = _stored_clicks(clicks)
     rules = classify.rules()
+    window = get_setting("MACHINE_BURST_SECONDS")
     for item in engaged:
+        row = item.row
         pk = item.message.pk if item.message is not None else None
-        neighbours = list(stored.get(pk, ()))
-        if item.row.kind == Kind.CLICKED and pk is not None:
+        neighbours = [(at, url) for _, at, url, _ in stored.get(pk, ())]
+        if row.kind == Kind.CLICKED and pk is not None:
             neighbours += [(o.row.occurred_at, o.row.url) for o in clicks[pk] if o is not item]
-        hit = classify.Hit(item.row, item.raw, item.message, delivered.get(pk), neighbours)
+        hit = classify.Hit(row, item.raw, item.message, delivered.get(pk), neighbours)
         reason = classify.classify(hit, rules)
-        item.row.machine, item.row.machine_reason = bool(reason), reason
+        row.machine, row.machine_reason = bool(reason), reason
+        if reason in (classify.CLICK_BURST, classify.HONEYPOT):
+            for event_pk, at, url, machine in stored.get(pk, ()):
+                close = abs((at - row.occurred_at).total_seconds()) <= window
+                if close and not machine and (url != row.url or reason == classify.HONEYPOT):
+                    demotions.setdefault(pk, {})[event_pk] = at
+    return demotions
 
 
-def _stored_clicks(clicks: dict[Any, list[_Pending]]) -> dict[Any, list[tuple[datetime, str]]]:
-    """(time, url) of the clicks already stored for these messages, within the burst
-    window of this post's clicks; one query per chunk of messages."""
-    found: dict[Any, list[tuple[datetime, str]]] = {}
+def _stored_clicks(clicks: dict[Any, list[_Pending]]) -> dict[Any, list[tuple]]:
+    """(pk, time, url, machine) of the clicks already stored for these messages, within
+    the burst window of this post's clicks; one query per chunk of messages."""
+    found: dict[Any, list[tuple]] = {}
     if not clicks:
         return found
     times = [item.row.occurred_at for group in clicks.values() for item in group]
@@ -385,22 +402,72 @@ def _stored_clicks(clicks: dict[Any, list[_Pending]]) -> dict[Any, list[tuple[da
             occurred_at__gte=min(times) - window,
             occurred_at__lte=max(times) + window,
         ).order_by()
-        for message_id, at, url in rows.values_list("message_id", "occurred_at", "url"):
-            found.setdefault(message_id, []).append((at, url))
+        fields = ("message_id", "pk", "occurred_at", "url", "machine")
+        for message_id, *click in rows.values_list(*fields):
+            found.setdefault(message_id, []).append(tuple(click))
     return found
+
+
+def _demote(demotions: Demotions, items: list[_Pending], rollup: _Rollup) -> None:
+    """Reclassify the stored clicks in ``demotions`` as a burst's: their events, the
+    counters and, where one of them was the first human click (or open), the first
+    times, found again among the human events left (one query per chunk)."""
+    if not demotions:
+        return
+    event_pks = sorted((pk for found in demotions.values() for pk in found), key=str)
+    for chunk in _chunks(event_pks, LOOKUP_CHUNK):
+        MessageEvent.objects.filter(pk__in=chunk, machine=False).update(
+            machine=True, machine_reason=classify.CLICK_BURST
+        )
+    messages = {item.message.pk: item.message for item in items if item.message is not None}
+    affected = []
+    for pk, found in demotions.items():
+        message = messages[pk]
+        rollup.count(message, "clicks", -len(found))
+        rollup.count(message, "machine_clicks", len(found))
+        times = set(found.values())
+        if message.clicked_at in times or message.opened_at in times:
+            affected.append(pk)
+        logger.debug("postpurchase: %d clicks of message %s were a burst", len(found), pk)
+    firsts: dict[tuple[Any, str], datetime] = {}
+    for chunk in _chunks(affected, LOOKUP_CHUNK):
+        rows = (
+            MessageEvent.objects.filter(
+                message_id__in=chunk, machine=False, kind__in=(Kind.OPENED, Kind.CLICKED)
+            )
+            .order_by()
+            .values("message_id", "kind")
+            .annotate(first=Min("occurred_at"))
+        )
+        firsts.update({(row["message_id"], row["kind"]): row["first"] for row in rows})
+    for pk in affected:
+        message, times = messages[pk], set(demotions[pk].values())
+        click = firsts.get((pk, Kind.CLICKED))
+        if message.clicked_at in times:
+            rollup.reset_first(message, "clicked_at", click)
+        if message.opened_at in times:
+            left = [t for t in (firsts.get((pk, Kind.OPENED)), click) if t is not None]
+            rollup.reset_first(message, "opened_at", min(left, default=None))
 
 
 # --- what the events mean ----------------------------------------------------------------
 
 
 class _Rollup:
-    """What a post changes on its Messages: first times (set where still empty) and
-    counter increments, written in one UPDATE per chunk of messages."""
+    """What a post changes on its Messages: first times (set where still empty; reset
+    where a burst took them back) and counter increments, written in one UPDATE per
+    chunk of messages."""
 
     def __init__(self) -> None:
         self.current: dict[Any, dict[str, Any]] = {}  # message pk -> first times as they stand
         self.first: dict[Any, dict[str, datetime]] = {}  # message pk -> first times to write
+        self.reset: dict[Any, dict[str, datetime | None]] = {}  # ... to overwrite first
         self.counts: dict[Any, dict[str, int]] = {}
+
+    def reset_first(self, message: Message, name: str, at: datetime | None) -> None:
+        """Overwrite the message's first ``name`` (the one it had was a machine's)."""
+        self.current.setdefault(message.pk, {})[name] = at
+        self.reset.setdefault(message.pk, {})[name] = at
 
     def set_first(self, message: Message, name: str, at: datetime) -> bool:
         """Note ``at`` as the message's first ``name`` unless it has one; True if set."""
@@ -413,17 +480,18 @@ class _Rollup:
         self.first.setdefault(message.pk, {})[name] = at
         return True
 
-    def count(self, message: Message, name: str) -> None:
+    def count(self, message: Message, name: str, step: int = 1) -> None:
         counts = self.counts.setdefault(message.pk, {})
-        counts[name] = counts.get(name, 0) + 1
+        counts[name] = counts.get(name, 0) + step
 
     def _cost(self, pk: Any) -> int:
-        return 1 + 2 * len(self.first.get(pk, {})) + len(self.counts.get(pk, {}))
+        dates = len(self.first.get(pk, {})) + len(self.reset.get(pk, {}))
+        return 1 + 2 * dates + len(self.counts.get(pk, {}))
 
     def _groups(self) -> Iterable[list[Any]]:
         group: list[Any] = []
         cost = 0
-        for pk in sorted(set(self.first) | set(self.counts), key=str):
+        for pk in sorted(set(self.first) | set(self.reset) | set(self.counts), key=str):
             if group and cost + self._cost(pk) > UPDATE_PARAMETERS:
                 yield group
                 group, cost = [], 0
@@ -435,17 +503,25 @@ class _Rollup:
     def write(self) -> None:
         """COALESCE keeps a first time a concurrent post wrote first; counters add."""
         when = models.DateTimeField()
-        number = models.PositiveIntegerField()
+        number = models.IntegerField()
         for group in self._groups():
             updates: dict[str, Any] = {}
             for name in FIRST_TIMES:
+                resets = [
+                    When(pk=pk, then=Value(self.reset[pk][name], output_field=when))
+                    for pk in group
+                    if name in self.reset.get(pk, {})
+                ]
                 whens = [
                     When(pk=pk, then=Value(self.first[pk][name]))
                     for pk in group
                     if name in self.first.get(pk, {})
                 ]
+                now = Case(*resets, default=F(name), output_field=when) if resets else F(name)
                 if whens:
-                    updates[name] = Coalesce(name, Case(*whens, output_field=when))
+                    updates[name] = Coalesce(now, Case(*whens, output_field=when))
+                elif resets:
+                    updates[name] = now
             for name in COUNTERS:
                 by_step: dict[int, list[Any]] = {}
                 for pk in group:
@@ -495,7 +571,7 @@ def _engagement(item: _Pending, rollup: _Rollup) -> None:
         )
 
 
-def _apply_many(items: list[_Pending]) -> None:
+def _apply_many(items: list[_Pending], rollup: _Rollup) -> None:
     """Apply ``items`` in order with grouped writes (roll-ups on the messages,
     suppressions, unsubscribes). The signals are registered in the order the ESP listed
     the events and go out after the commit (none if it rolls back)."""
@@ -505,7 +581,6 @@ def _apply_many(items: list[_Pending]) -> None:
             item.unsubscribing = is_unsubscribe(item.row)
     contacts = _contacts([item for item in items if item.reason or item.unsubscribing])
     now = clock.now()
-    rollup = _Rollup()
     suppressed: dict[str, list[Any]] = {}  # reason -> contact pks
     unsubscribed: list[Any] = []
     for item in items:

@@ -42,6 +42,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 from postpurchase.conf import get_setting
 
@@ -65,6 +66,20 @@ TOO_SOON = "too_soon"
 CLICK_BURST = "click_burst"
 
 OPENED, CLICKED = "opened", "clicked"
+
+#: What staff read for each built-in reason (a shop's own codes show as they are).
+REASON_LABELS = {
+    ESP_FLAG: _("the ESP marked it as a machine"),
+    APPLE_MPP: _("Apple Mail Privacy Protection prefetch"),
+    PROXY_PREFETCH: _("mail provider's image proxy, on arrival"),
+    HEAD_REQUEST: _("HEAD request (a link checker)"),
+    NO_USER_AGENT: _("no user agent"),
+    SCANNER_AGENT: _("security scanner or bot user agent"),
+    NETWORK: _("address in MACHINE_NETWORKS"),
+    HONEYPOT: _("hidden honeypot link"),
+    TOO_SOON: _("clicked seconds after sending"),
+    CLICK_BURST: _("clicks on several links within a second"),
+}
 
 #: Apple's own address block, where Mail Privacy Protection's prefetches come from.
 APPLE_NETWORKS = (ipaddress.ip_network("17.0.0.0/8"),)
@@ -242,6 +257,11 @@ def _shop_rules(paths: tuple[Any, ...]) -> tuple[Rule, ...]:
 def rules() -> tuple[Rule, ...]:
     """The built-in rules, then the shop's ``MACHINE_CLASSIFIERS``."""
     return RULES + _shop_rules(tuple(get_setting("MACHINE_CLASSIFIERS")))
+
+
+def reason_label(code: str) -> str:
+    """The reason code as staff read it."""
+    return str(REASON_LABELS.get(code, code))
 
 
 def classify(hit: Hit, rule_list: Sequence[Rule] | None = None) -> str:

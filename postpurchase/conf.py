@@ -6,6 +6,7 @@ missing or malformed value fails with a message that names the key.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -87,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     # The Django cache that counts attempts at public pages; share it between processes.
     "ATTEMPT_LIMIT_CACHE": "default",
     # Days a link in an email works, per kind of link (kinds left out keep these).
-    "TOKEN_MAX_AGE_DAYS": {"unsubscribe": 730, "nps": 90},
+    "TOKEN_MAX_AGE_DAYS": {"unsubscribe": 730, "nps": 90, "track": 365},
     # postpurchase.contrib.oscar: which Oscar order statuses are which order event,
     # e.g. {"Shipped": "shipped", "Cancelled": "cancelled"}; statuses left out send none.
     "OSCAR_ORDER_STATUSES": {},
@@ -97,6 +98,24 @@ DEFAULTS: dict[str, Any] = {
     # How money names its currency: "symbol" ("4 290 ₽", "₽4,290" in English) or "code"
     # ("4 290 RUB", "RUB 4,290").
     "CURRENCY_DISPLAY": "symbol",
+    # --- tracking: human or machine (postpurchase.tracking.classify), first party ---
+    # Dotted paths of the shop's own rules, function(hit) -> reason code or None, run
+    # after the built-in ones on every open and click (see docs/tracking.md).
+    "MACHINE_CLASSIFIERS": [],
+    # A click this many seconds or less from the email's sending or delivery is a
+    # security scanner's (people take longer to open an email and click).
+    "MACHINE_CLICK_SECONDS": 10,
+    # Clicks on different links of one email this many seconds apart or closer are a
+    # scanner following every link.
+    "MACHINE_BURST_SECONDS": 1,
+    # Extra address ranges ("192.0.2.0/24") whose opens and clicks are a machine's
+    # (a scanner's or proxy's own range, Apple's Private Relay egress list).
+    "MACHINE_NETWORKS": [],
+    # Track opens and clicks ourselves: marketing emails get their links through a
+    # signed redirect, an open pixel and a hidden honeypot link (off: leave it to the ESP).
+    "FIRST_PARTY_TRACKING": False,
+    # With FIRST_PARTY_TRACKING, track transactional emails too.
+    "FIRST_PARTY_TRACK_TRANSACTIONAL": False,
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -104,7 +123,7 @@ DEFAULTS: dict[str, Any] = {
 OSCAR_STATUS_EVENTS = ("paid", "shipped", "delivered", "cancelled", "refunded")
 
 #: The kinds of signed links in emails, each with its own salt and maximum age.
-TOKEN_KINDS = ("unsubscribe", "nps")
+TOKEN_KINDS = ("unsubscribe", "nps", "track")
 
 BRAND_DEFAULTS: dict[str, Any] = {
     "name": "Our shop",
@@ -137,6 +156,8 @@ _POSITIVE_INTS = (
     "RETRY_BACKOFF_SECONDS",
     "RETRY_BACKOFF_MAX_SECONDS",
     "CLIENT_IP_PROXIES",
+    "MACHINE_CLICK_SECONDS",
+    "MACHINE_BURST_SECONDS",
 )
 #: How request.META spells a header ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR").
 _META_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -214,6 +235,16 @@ def validate(name: str, value: Any) -> None:
         _validate_oscar_statuses(value)
     if name == "CUSTOM_EVENTS":
         _validate_custom_events(value)
+    if name == "MACHINE_CLASSIFIERS":
+        _validate_classifiers(value)
+    if name == "MACHINE_NETWORKS":
+        _validate_networks(value)
+    if name in ("FIRST_PARTY_TRACKING", "FIRST_PARTY_TRACK_TRANSACTIONAL") and not isinstance(
+        value, bool
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be True or False; got {value!r}.'
+        )
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -260,6 +291,40 @@ def _validate_client_ip(value: Any) -> None:
         '"HTTP_X_FORWARDED_FOR", or the dotted path of a function(request) -> str; '
         f"got {value!r}."
     )
+
+
+def _validate_classifiers(value: Any) -> None:
+    if not isinstance(value, list | tuple):
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["MACHINE_CLASSIFIERS"] must be a list of dotted paths of '
+            f"functions(hit) -> reason or None; got {value!r}."
+        )
+    for path in value:
+        try:
+            found = import_string(path) if isinstance(path, str) else path
+        except ImportError as exc:
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["MACHINE_CLASSIFIERS"] names {path!r}, which cannot be '
+                f"imported: {exc}"
+            ) from None
+        if not callable(found):
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["MACHINE_CLASSIFIERS"] contains {path!r}, which is not a function.'
+            )
+
+
+def _validate_networks(value: Any) -> None:
+    ok = isinstance(value, list | tuple)
+    for network in value if ok else ():
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["MACHINE_NETWORKS"] must be a list of address ranges such as '
+            f'"192.0.2.0/24"; got {value!r}.'
+        )
 
 
 def _validate_token_ages(value: Any) -> None:

@@ -66,11 +66,13 @@ enrollment_completed = Signal()
 #: provides args: contact, message (or None), source ("one_click", "link", or "esp":
 #: the ESP reported an unsubscribe through its webhook)
 unsubscribed = Signal()
-#: ESP tracking (postpurchase.tracking), each sent once per new MessageEvent, never for
-#: a replayed webhook. provides args: message, event (postpurchase.models.MessageEvent),
-#: first (bool: the message's first open / click, which filled opened_at / clicked_at)
+#: ESP and first-party tracking (postpurchase.tracking), each sent once per new
+#: MessageEvent, never for a replayed webhook. provides args: message, event
+#: (postpurchase.models.MessageEvent), first (bool: the message's first human open /
+#: click, which filled opened_at / clicked_at), machine (bool: made by a machine, a
+#: privacy proxy or a scanner; event.machine_reason says why)
 message_opened = Signal()
-#: provides args: message, event, first
+#: provides args: message, event, first, machine
 message_clicked = Signal()
 #: provides args: message (or None: the event matched no email of ours), event, hard
 #: (bool: a permanent bounce, which suppressed the address)

@@ -9,4 +9,6 @@ app_name = "postpurchase"
 urlpatterns = [
     path("unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
     path("nps/<str:token>/", views.nps_view, name="nps"),
+    path("track/open/<str:token>/", views.track_open_view, name="track_open"),
+    path("track/click/<str:token>/", views.track_click_view, name="track_click"),
 ]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from postpurchase.admin.logs import LogAdmin, ReadOnlyInline
 from postpurchase.models import MessageEvent
+from postpurchase.tracking.classify import reason_label
 
 EVENT_FIELDS = [
     "occurred_at",
@@ -20,6 +21,7 @@ EVENT_FIELDS = [
     "url",
     "user_agent",
     "ip",
+    "made_by",
     "reject_reason",
     "description",
     "mta_response",
@@ -51,10 +53,30 @@ class MatchedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class MadeBy:
+    """The "made by" column: a person or a machine (and why), for opens and clicks."""
+
+    @admin.display(description=_("made by"))
+    def made_by(self, event: MessageEvent) -> str:
+        if event.kind not in (MessageEvent.Kind.OPENED, MessageEvent.Kind.CLICKED):
+            return ""
+        if not event.machine:
+            return str(_("a person"))
+        return str(_("a machine: %(reason)s") % {"reason": reason_label(event.machine_reason)})
+
+
 @admin.register(MessageEvent)
-class MessageEventAdmin(LogAdmin):
-    list_display = ["occurred_at", "kind", "esp", "recipient", "message", "reject_reason"]
-    list_filter = ["kind", "esp", MatchedFilter, "occurred_at"]
+class MessageEventAdmin(MadeBy, LogAdmin):
+    list_display = [
+        "occurred_at",
+        "kind",
+        "esp",
+        "recipient",
+        "message",
+        "made_by",
+        "reject_reason",
+    ]
+    list_filter = ["kind", "esp", "machine", MatchedFilter, "occurred_at"]
     search_fields = ["recipient", "esp_message_id", "event_id"]
     list_select_related = ["message"]
     date_hierarchy = "occurred_at"
@@ -62,11 +84,11 @@ class MessageEventAdmin(LogAdmin):
     readonly_fields = EVENT_FIELDS
 
 
-class MessageEventInline(ReadOnlyInline, admin.TabularInline):
+class MessageEventInline(MadeBy, ReadOnlyInline, admin.TabularInline):
     """The ESP's events for one email, oldest first."""
 
     model = MessageEvent
-    fields = ["occurred_at", "kind", "esp", "url", "reject_reason", "description"]
+    fields = ["occurred_at", "kind", "esp", "url", "made_by", "reject_reason", "description"]
     readonly_fields = fields
     ordering = ["occurred_at"]
     extra = 0

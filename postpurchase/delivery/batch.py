@@ -25,7 +25,7 @@ from django.db import transaction
 
 from postpurchase import clock, signals
 from postpurchase.delivery import errors
-from postpurchase.delivery.compose import esp_name
+from postpurchase.delivery.compose import esp_name, html_part
 from postpurchase.delivery.mail_dir import write_to_mail_dir
 from postpurchase.delivery.sender import Outcome, get_sender
 from postpurchase.email.rendering import RenderedEmail
@@ -252,7 +252,7 @@ def write_outcomes(jobs: list[Job], now: datetime):
             signals.emit(signal, Message, **kwargs)
         for job in jobs:
             if job.outcome.kind == "sent" and job.rendered is not None:
-                write_to_mail_dir(job.message, job.rendered)
+                write_to_mail_dir(job.message, job.rendered, html_part(job.email))
 
     return after
 

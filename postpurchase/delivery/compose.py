@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from email.headerregistry import Address
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anymail.exceptions import AnymailInvalidAddress
 from anymail.message import AnymailMessage
@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from postpurchase.conf import get_setting
 from postpurchase.email.rendering import RenderedEmail, one_line
 from postpurchase.public.tokens import unsubscribe_url
+from postpurchase.tracking.links import track_html, tracks
 
 if TYPE_CHECKING:
     from postpurchase.models import EmailStep, Message
@@ -107,8 +108,24 @@ def build_email(
         metadata=metadata,
         tags=tags_for(step, message.category),
     )
-    email.attach_alternative(rendered.html, "text/html")
+    email.attach_alternative(sending_html(message, rendered), "text/html")
     return email
+
+
+def html_part(email: Any) -> str | None:
+    """The HTML alternative of a built email (None if it has none)."""
+    for content, mimetype in getattr(email, "alternatives", None) or ():
+        if mimetype == "text/html":
+            return content
+    return None
+
+
+def sending_html(message: Message, rendered: RenderedEmail) -> str:
+    """The HTML as it is sent: with first-party tracking where it applies (previews,
+    test sends and the admin's view of a message never come through here)."""
+    if tracks(message.category):
+        return track_html(rendered.html, message.pk)
+    return rendered.html
 
 
 @cache

@@ -40,11 +40,13 @@ def copy_stem(moment: datetime, kind: str, ident: object) -> str:
     return f"{moment:%Y%m%d-%H%M%S}-{kind}-{ident}"
 
 
-def write_to_mail_dir(message: Message, rendered: RenderedEmail) -> None:
+def write_to_mail_dir(message: Message, rendered: RenderedEmail, html: str | None = None) -> None:
+    """A copy of a sent message; ``html`` is the HTML as sent (tracked links and all),
+    else the rendered one."""
     write_mail_copy(
         f"{message.sent_at:%Y%m%d-%H%M%S}-{message.pk}",
         message.to_email,
         rendered.subject,
         rendered.text,
-        rendered.html,
+        rendered.html if html is None else html,
     )

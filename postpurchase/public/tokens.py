@@ -1,4 +1,5 @@
-"""Signed tokens for the public links in emails (unsubscribe, NPS survey), made with
+"""Signed tokens for the public links in emails (unsubscribe, NPS survey, first-party
+tracking of opens and clicks), made with
 ``django.core.signing``.
 
 Each kind has its own salt, so one kind's token is refused by another's page, and its
@@ -26,7 +27,8 @@ from postpurchase.conf import site_url, token_max_age_days
 
 UNSUBSCRIBE_SALT = "postpurchase.unsubscribe"
 NPS_SALT = "postpurchase.nps"
-SALTS = {"unsubscribe": UNSUBSCRIBE_SALT, "nps": NPS_SALT}
+TRACK_SALT = "postpurchase.track"
+SALTS = {"unsubscribe": UNSUBSCRIBE_SALT, "nps": NPS_SALT, "track": TRACK_SALT}
 
 #: The largest primary key a 64-bit integer column holds; larger ids are malformed.
 MAX_ID = 2**63 - 1
@@ -153,3 +155,53 @@ def read_nps_token(token: str) -> str:
     made for something else (another salt) or malformed, :class:`TokenExpired` past
     ``TOKEN_MAX_AGE_DAYS["nps"]``."""
     return read_token("nps", token, _nps_data)
+
+
+# --- first-party tracking (postpurchase.tracking.links) ------------------------------
+
+
+@dataclass(frozen=True)
+class TrackToken:
+    """A tracked link of one message: the open pixel (``url`` None), a link of the email
+    (``url``, its destination, signed with it), or the hidden honeypot link."""
+
+    message_id: str
+    url: str | None = None
+    honeypot: bool = False
+
+
+def make_track_token(message_id: Any, url: str | None = None, *, honeypot: bool = False) -> str:
+    payload: dict[str, Any] = {"m": str(message_id)}
+    if url is not None:
+        payload["u"] = url
+    if honeypot:
+        payload["h"] = 1
+    return make_token("track", payload, compress=True)
+
+
+def _track_data(data: Any) -> TrackToken:
+    if not isinstance(data, dict):
+        raise signing.BadSignature("Malformed tracking token")
+    url = data.get("u")
+    if url is not None and (
+        not isinstance(url, str) or not url.lower().startswith(("http://", "https://"))
+    ):
+        raise signing.BadSignature("Malformed destination in tracking token")
+    return TrackToken(parse_uuid(data.get("m")), url, data.get("h") == 1)
+
+
+def read_track_token(token: str) -> TrackToken:
+    """``signing.BadSignature`` if tampered, of another kind or malformed;
+    :class:`TokenExpired` past ``TOKEN_MAX_AGE_DAYS["track"]``."""
+    return read_token("track", token, _track_data)
+
+
+def track_open_url(message_id: Any) -> str:
+    """Absolute URL of the message's open pixel."""
+    return site_url() + reverse("postpurchase:track_open", args=[make_track_token(message_id)])
+
+
+def track_click_url(message_id: Any, url: str, *, honeypot: bool = False) -> str:
+    """Absolute URL that records a click of the message and redirects to ``url``."""
+    token = make_track_token(message_id, url, honeypot=honeypot)
+    return site_url() + reverse("postpurchase:track_click", args=[token])

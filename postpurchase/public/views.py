@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
@@ -15,8 +15,14 @@ from postpurchase import nps
 from postpurchase.conf import brand
 from postpurchase.models import Contact, Message, NPSResponse
 from postpurchase.public import ratelimit
-from postpurchase.public.tokens import TokenExpired, read_nps_token, read_unsubscribe_token
+from postpurchase.public.tokens import (
+    TokenExpired,
+    read_nps_token,
+    read_track_token,
+    read_unsubscribe_token,
+)
 from postpurchase.public.unsubscribe import unsubscribe
+from postpurchase.tracking.firstparty import record_hit
 
 UNSUBSCRIBE_PAGE = "postpurchase/pages/unsubscribe.html"
 NPS_PAGE = "postpurchase/pages/nps.html"
@@ -109,3 +115,46 @@ def nps_view(request: HttpRequest, token: str) -> HttpResponse:
             score = response.score
         context.update(selected=score, comment=comment, answered=response is not None)
         return render(request, NPS_PAGE, context)
+
+
+# --- first-party tracking ----------------------------------------------------------------
+
+#: A transparent 1x1 GIF.
+PIXEL = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
+    b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+NO_STORE = {"Cache-Control": "no-store, private, max-age=0"}
+
+
+# GET and HEAD only, and they change nothing but the recorded event: no login, no CSRF
+# (nothing is posted), the signed token in the path is the whole request.
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def track_open_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The open pixel of a first-party tracked email."""
+    try:
+        link = read_track_token(token)
+    except signing.BadSignature:
+        link = None  # expired, tampered or foreign: an image all the same, not counted
+    if link is not None and link.url is None:
+        record_hit(request, link)
+    return HttpResponse(PIXEL, content_type="image/gif", headers=NO_STORE)
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def track_click_view(request: HttpRequest, token: str) -> HttpResponse:
+    """A tracked link: redirect to the destination signed into its token (never
+    anywhere else), after recording the click."""
+    try:
+        link, counted = read_track_token(token), True
+    except TokenExpired as exc:
+        link, counted = exc.data, False  # an old email's link still works, uncounted
+    except signing.BadSignature:
+        raise Http404("Unknown link") from None
+    if link.url is None:
+        raise Http404("Unknown link")  # the pixel's token, not a link's
+    if counted:
+        record_hit(request, link)
+    return HttpResponseRedirect(link.url, headers=NO_STORE)

@@ -1,17 +1,22 @@
-"""Recording what an ESP reports (through Anymail's ``tracking`` signal) as MessageEvents,
-and acting on it: first open / click, suppression, unsubscribe.
+"""Recording what an ESP (through Anymail's ``tracking`` signal) or first-party tracking
+reports as MessageEvents, and acting on it: each open and click classified as human or
+machine (:mod:`postpurchase.tracking.classify`), the roll-ups on the Message (first
+delivery, human open / click, bounce, complaint, unsubscribe; open and click counts),
+suppression, unsubscribe.
 
 Anymail calls the signal once per event, after it has parsed and authenticated the
-whole webhook post. Two ways to record:
+whole webhook post. Two ways to record, with the same outcome:
 
-- :func:`record`, one event at a time (behind plain ``anymail.urls``): one indexed
-  lookup of its Message and one transaction per event (the insert, plus an update for a
-  first open, a bounce, a complaint); a replay is caught by the unique (esp, event_id)
-  constraint and changes nothing.
+- :func:`record`, one event at a time (behind plain ``anymail.urls``, and first-party
+  hits): :func:`record_many` of one event, in its own transaction; a concurrent replay
+  is caught by the unique (esp, event_id) constraint and changes nothing.
 - :func:`record_many`, a whole post at once (behind ``postpurchase.tracking.urls``, see
-  :mod:`postpurchase.tracking.batch`): the same outcome, signals and order, in one
-  transaction and a number of queries that does not grow with the events (lookups and
-  updates are chunked only to stay under SQLite's 999 parameters per statement).
+  :mod:`postpurchase.tracking.batch`): one transaction and a number of queries that
+  does not grow with the events (lookups and updates are chunked only to stay under
+  SQLite's 999 parameters per statement).
+
+A replayed event is found by its (esp, event_id) and skipped before anything is
+written, so no counter counts it twice and no signal goes out again.
 """
 
 from __future__ import annotations
@@ -23,18 +28,19 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from anymail.signals import AnymailTrackingEvent, EventType, RejectReason
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from postpurchase import clock, signals
+from postpurchase.conf import get_setting
 from postpurchase.delivery.compose import META_MESSAGE
 from postpurchase.models import Contact, Message, MessageEvent
-from postpurchase.public.unsubscribe import unsubscribe
+from postpurchase.tracking import classify
 
 logger = logging.getLogger("postpurchase.tracking")
 
@@ -76,10 +82,15 @@ _MESSAGE_FIELDS = (
     "id",
     "contact_id",
     "enrollment_id",
-    "opened_at",
-    "clicked_at",
     "esp_name",
     "to_email",
+    "sent_at",
+    "opened_at",
+    "clicked_at",
+    "delivered_at",
+    "bounced_at",
+    "complained_at",
+    "unsubscribed_at",
 )
 
 #: Anymail's names of ESPs (webhooks say "Amazon SES", backends "amazon_ses") and the
@@ -96,6 +107,8 @@ def sent_by(message: Message, esp: str, recipient: str | None) -> bool:
     """Is ``message`` the one an event of ``esp`` about ``recipient`` can be about: sent
     through that ESP (when we know which) and, where the event names a recipient, to
     that address?"""
+    if esp == classify.FIRST_PARTY:
+        return True  # our own signed link named the message
     if esp and message.esp_name and esp_key(message.esp_name) != esp_key(esp):
         return False
     return not recipient or _same_address(recipient, message.to_email)
@@ -107,47 +120,19 @@ def _same_address(a: str | None, b: str | None) -> bool:
 
 def record(event: AnymailTrackingEvent, esp_name: str) -> MessageEvent | None:
     """Store ``event`` and apply what it means; the new MessageEvent, or None when the
-    same event (same ESP and event id) was recorded before."""
-    row, raw = _build(event, esp_name)
-    esp, event_id = row.esp, row.event_id
-    message = find_message(event, esp)
-    row.message_id = message.pk if message else None
+    same event (same ESP and event id) was recorded before.
+
+    :func:`record_many` with one event, in its own transaction; a concurrent post of
+    the same event is caught by the unique (esp, event_id) constraint."""
     try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-            _apply(row, message, raw)
+        rows = record_many([(event, esp_name)])
     except IntegrityError:
-        if not MessageEvent.objects.filter(esp=esp, event_id=event_id).exists():
+        row, _ = _build(event, esp_name)
+        if not MessageEvent.objects.filter(esp=row.esp, event_id=row.event_id).exists():
             raise
-        logger.debug("postpurchase: ESP event %s/%s seen before, ignored", esp, event_id)
+        logger.debug("postpurchase: ESP event %s/%s seen before, ignored", row.esp, row.event_id)
         return None
-    logger.debug(
-        "postpurchase: ESP event %s/%s (%s) for message %s",
-        esp,
-        event_id,
-        row.kind,
-        row.message_id,
-    )
-    return row
-
-
-def find_message(event: AnymailTrackingEvent, esp: str = "") -> Message | None:
-    """Our Message the event is about: by the id we put in its metadata, else by the
-    message id the ESP returned when it accepted the email; indexed queries.
-
-    A message matches only if the ESP reporting is the one that sent it and, where the
-    event names a recipient, it was sent to that address. Our message ids are not
-    secret (they are in unsubscribe links) and ESP message ids repeat across ESPs
-    ("12345"), so neither alone may decide whose contact a bounce suppresses."""
-    key = message_key(event)
-    if key is None:
-        return None
-    field, value = key
-    candidates = Message.objects.only(*_MESSAGE_FIELDS).order_by().filter(**{field: value})
-    for message in candidates[:20]:
-        if sent_by(message, esp, event.recipient):
-            return message
-    return None
+    return rows[0] if rows else None
 
 
 def message_key(event: AnymailTrackingEvent) -> tuple[str, Any] | None:
@@ -234,49 +219,6 @@ def suppression_reason(event: MessageEvent, raw: Any) -> str:
     return ""
 
 
-def _apply(row: MessageEvent, message: Message | None, raw: Any) -> None:
-    kind = row.kind
-    if message is not None and kind in (Kind.OPENED, Kind.CLICKED):
-        _engagement(row, message)
-        return
-    reason = suppression_reason(row, raw)
-    unsubscribing = is_unsubscribe(row)
-    if reason or unsubscribing:
-        contact = _contact(row, message)
-        if contact is not None and reason:
-            suppress(contact, reason, row)
-        if contact is not None and unsubscribing:
-            unsubscribe(contact, message=message, source="esp")
-    if kind == Kind.BOUNCED:
-        hard = reason in (HARD_BOUNCE, INVALID)
-        signals.emit(signals.message_bounced, Message, message=message, event=row, hard=hard)
-    elif kind == Kind.COMPLAINED:
-        signals.emit(signals.message_complained, Message, message=message, event=row)
-
-
-def _engagement(row: MessageEvent, message: Message) -> None:
-    """Fill the first open / click and announce it."""
-    first = _fill_first(row, message)
-    if row.kind == Kind.OPENED:
-        signals.emit(signals.message_opened, Message, message=message, event=row, first=first)
-    else:
-        signals.emit(signals.message_clicked, Message, message=message, event=row, first=first)
-
-
-def _fill_first(row: MessageEvent, message: Message) -> bool:
-    """True if ``row`` is the message's first open / click (a click is an open too:
-    images may be blocked)."""
-    at = row.occurred_at
-    unset = Message.objects.filter(pk=message.pk)
-    if row.kind == Kind.OPENED:
-        return bool(unset.filter(opened_at__isnull=True).update(opened_at=at))
-    return bool(
-        unset.filter(clicked_at__isnull=True).update(
-            clicked_at=at, opened_at=Coalesce("opened_at", at)
-        )
-    )
-
-
 def is_unsubscribe(row: MessageEvent) -> bool:
     """Does the event say the recipient unsubscribed (or the ESP refused for that)?"""
     return row.kind == Kind.UNSUBSCRIBED or (
@@ -292,38 +234,24 @@ def _still_at(contact: Contact | None, row: MessageEvent) -> Contact | None:
     return contact
 
 
-def _contact(row: MessageEvent, message: Message | None) -> Contact | None:
-    """The contact the event's address belongs to: not a contact who has since changed
-    to another address (a late bounce of the old one says nothing about the new)."""
-    if message is not None:
-        return _still_at(Contact.objects.filter(pk=message.contact_id).first(), row)
-    if row.recipient:
-        return Contact.objects.filter(email=row.recipient.strip().lower()).first()
-    return None
-
-
-def suppress(contact: Contact, reason: str, event: MessageEvent | None = None) -> bool:
-    """Stop all email to ``contact`` from the next claim on; True if this changed
-    anything (an already suppressed contact keeps its first reason and time)."""
-    now = clock.now()
-    changed = Contact.objects.filter(pk=contact.pk, suppressed_at__isnull=True).update(
-        suppressed_at=now, suppression_reason=reason[:64], updated_at=now
-    )
-    if changed:
-        contact.suppressed_at, contact.suppression_reason = now, reason[:64]
-        logger.info("postpurchase: contact %s suppressed (%s)", contact.pk, reason)
-        signals.emit(
-            signals.contact_suppressed, Contact, contact=contact, reason=reason, event=event
-        )
-    return bool(changed)
-
-
 # --- a whole post at once ------------------------------------------------------------
 
-#: Ids per IN (...) lookup, and messages per grouped update (5 parameters each): SQLite
-#: before 3.32 allows 999 parameters per statement.
+#: Ids per IN (...) lookup, and parameters per roll-up UPDATE: SQLite before 3.32
+#: allows 999 parameters per statement.
 LOOKUP_CHUNK = 900
-UPDATE_CHUNK = 150
+UPDATE_PARAMETERS = 900
+
+#: What tracking rolls up on the Message: the first time of each (kept once set) ...
+FIRST_TIMES = (
+    "opened_at",
+    "clicked_at",
+    "delivered_at",
+    "bounced_at",
+    "complained_at",
+    "unsubscribed_at",
+)
+#: ... and how many opens and clicks, human and machine.
+COUNTERS = ("opens", "machine_opens", "clicks", "machine_clicks")
 
 
 @dataclass
@@ -338,8 +266,8 @@ class _Pending:
 
 def record_many(events: Sequence[tuple[AnymailTrackingEvent, str]]) -> list[MessageEvent]:
     """Store and apply ``events`` (pairs of event and ESP name, in the order the ESP
-    sent them) as :func:`record` would one after the other, in one transaction; the new
-    MessageEvents. An event recorded before, or twice in ``events``, counts once.
+    sent them) in one transaction; the new MessageEvents. An event recorded before, or
+    twice in ``events``, counts once.
 
     A concurrent post that records one of the same events between our check and our
     insert makes this raise IntegrityError (all rolled back): the ESP posts again and
@@ -363,8 +291,10 @@ def record_many(events: Sequence[tuple[AnymailTrackingEvent, str]]) -> list[Mess
                 (m for m in candidates if sent_by(m, item.row.esp, item.row.recipient)), None
             )
             item.row.message_id = item.message.pk if item.message else None
+        rollup = _Rollup()
+        _demote(_classify_many(fresh), fresh, rollup)
         MessageEvent.objects.bulk_create([item.row for item in fresh])
-        _apply_many(fresh)
+        _apply_many(fresh, rollup)
     logger.debug(
         "postpurchase: %d ESP events recorded, %d seen before",
         len(fresh),
@@ -406,63 +336,289 @@ def _messages(keys: set[tuple[str, Any]]) -> dict[tuple[str, Any], list[Message]
     return found
 
 
-def _apply_many(items: list[_Pending]) -> None:
-    """:func:`_apply` for each item, in order, with grouped writes; the signals are
-    emitted afterwards in the order one-by-one recording would emit them."""
+# --- human or machine ------------------------------------------------------------------
+
+
+#: {message pk: {event pk: time}}: stored human clicks found to be part of a burst.
+Demotions = dict[Any, dict[Any, datetime]]
+
+
+def _classify_many(items: list[_Pending]) -> Demotions:
+    """Set ``machine`` / ``machine_reason`` on every open and click of ``items``: each
+    sees its message's first delivery (stored, or reported in this post) and the
+    message's other clicks close in time (stored, one query, or in this post).
+
+    Returns the stored clicks a new burst or honeypot click shows to be a machine's
+    too: the first click of a burst looked human when it came alone."""
+    engaged = [item for item in items if item.row.kind in (Kind.OPENED, Kind.CLICKED)]
+    demotions: Demotions = {}
+    if not engaged:
+        return demotions
+    delivered: dict[Any, datetime] = {}
+    clicks: dict[Any, list[_Pending]] = {}
+    for item in items:
+        message, row = item.message, item.row
+        if message is None:
+            continue
+        times = [t for t in (delivered.get(message.pk), message.delivered_at) if t]
+        if row.kind == Kind.DELIVERED:
+            times.append(row.occurred_at)
+        if times:
+            delivered[message.pk] = min(times)
+        if row.kind == Kind.CLICKED:
+            clicks.setdefault(message.pk, []).append(item)
+    stored = _stored_clicks(clicks)
+    rules = classify.rules()
+    window = get_setting("MACHINE_BURST_SECONDS")
+    for item in engaged:
+        row = item.row
+        pk = item.message.pk if item.message is not None else None
+        neighbours = [(at, url) for _, at, url, _ in stored.get(pk, ())]
+        if row.kind == Kind.CLICKED and pk is not None:
+            neighbours += [(o.row.occurred_at, o.row.url) for o in clicks[pk] if o is not item]
+        hit = classify.Hit(row, item.raw, item.message, delivered.get(pk), neighbours)
+        reason = classify.classify(hit, rules)
+        row.machine, row.machine_reason = bool(reason), reason
+        if reason in (classify.CLICK_BURST, classify.HONEYPOT):
+            for event_pk, at, url, machine in stored.get(pk, ()):
+                close = abs((at - row.occurred_at).total_seconds()) <= window
+                if close and not machine and (url != row.url or reason == classify.HONEYPOT):
+                    demotions.setdefault(pk, {})[event_pk] = at
+    return demotions
+
+
+def _stored_clicks(clicks: dict[Any, list[_Pending]]) -> dict[Any, list[tuple]]:
+    """(pk, time, url, machine) of the clicks already stored for these messages, within
+    the burst window of this post's clicks; one query per chunk of messages."""
+    found: dict[Any, list[tuple]] = {}
+    if not clicks:
+        return found
+    times = [item.row.occurred_at for group in clicks.values() for item in group]
+    window = timedelta(seconds=get_setting("MACHINE_BURST_SECONDS"))
+    for chunk in _chunks(sorted(clicks, key=str), LOOKUP_CHUNK):
+        rows = MessageEvent.objects.filter(
+            message_id__in=chunk,
+            kind=Kind.CLICKED,
+            occurred_at__gte=min(times) - window,
+            occurred_at__lte=max(times) + window,
+        ).order_by()
+        fields = ("message_id", "pk", "occurred_at", "url", "machine")
+        for message_id, *click in rows.values_list(*fields):
+            found.setdefault(message_id, []).append(tuple(click))
+    return found
+
+
+def _demote(demotions: Demotions, items: list[_Pending], rollup: _Rollup) -> None:
+    """Reclassify the stored clicks in ``demotions`` as a burst's: their events, the
+    counters and, where one of them was the first human click (or open), the first
+    times, found again among the human events left (one query per chunk)."""
+    if not demotions:
+        return
+    event_pks = sorted((pk for found in demotions.values() for pk in found), key=str)
+    for chunk in _chunks(event_pks, LOOKUP_CHUNK):
+        MessageEvent.objects.filter(pk__in=chunk, machine=False).update(
+            machine=True, machine_reason=classify.CLICK_BURST
+        )
+    messages = {item.message.pk: item.message for item in items if item.message is not None}
+    affected = []
+    for pk, found in demotions.items():
+        message = messages[pk]
+        rollup.count(message, "clicks", -len(found))
+        rollup.count(message, "machine_clicks", len(found))
+        times = set(found.values())
+        if message.clicked_at in times or message.opened_at in times:
+            affected.append(pk)
+        logger.debug("postpurchase: %d clicks of message %s were a burst", len(found), pk)
+    firsts: dict[tuple[Any, str], datetime] = {}
+    for chunk in _chunks(affected, LOOKUP_CHUNK):
+        rows = (
+            MessageEvent.objects.filter(
+                message_id__in=chunk, machine=False, kind__in=(Kind.OPENED, Kind.CLICKED)
+            )
+            .order_by()
+            .values("message_id", "kind")
+            .annotate(first=Min("occurred_at"))
+        )
+        firsts.update({(row["message_id"], row["kind"]): row["first"] for row in rows})
+    for pk in affected:
+        message, times = messages[pk], set(demotions[pk].values())
+        click = firsts.get((pk, Kind.CLICKED))
+        if message.clicked_at in times:
+            rollup.reset_first(message, "clicked_at", click)
+        if message.opened_at in times:
+            left = [t for t in (firsts.get((pk, Kind.OPENED)), click) if t is not None]
+            rollup.reset_first(message, "opened_at", min(left, default=None))
+
+
+# --- what the events mean ----------------------------------------------------------------
+
+
+class _Rollup:
+    """What a post changes on its Messages: first times (set where still empty; reset
+    where a burst took them back) and counter increments, written in one UPDATE per
+    chunk of messages."""
+
+    def __init__(self) -> None:
+        self.current: dict[Any, dict[str, Any]] = {}  # message pk -> first times as they stand
+        self.first: dict[Any, dict[str, datetime]] = {}  # message pk -> first times to write
+        self.reset: dict[Any, dict[str, datetime | None]] = {}  # ... to overwrite first
+        self.counts: dict[Any, dict[str, int]] = {}
+
+    def reset_first(self, message: Message, name: str, at: datetime | None) -> None:
+        """Overwrite the message's first ``name`` (the one it had was a machine's)."""
+        self.current.setdefault(message.pk, {})[name] = at
+        self.reset.setdefault(message.pk, {})[name] = at
+
+    def set_first(self, message: Message, name: str, at: datetime) -> bool:
+        """Note ``at`` as the message's first ``name`` unless it has one; True if set."""
+        values = self.current.setdefault(message.pk, {})
+        if name not in values:
+            values[name] = getattr(message, name)
+        if values[name] is not None:
+            return False
+        values[name] = at
+        self.first.setdefault(message.pk, {})[name] = at
+        return True
+
+    def count(self, message: Message, name: str, step: int = 1) -> None:
+        counts = self.counts.setdefault(message.pk, {})
+        counts[name] = counts.get(name, 0) + step
+
+    def _cost(self, pk: Any) -> int:
+        dates = len(self.first.get(pk, {})) + len(self.reset.get(pk, {}))
+        return 1 + 2 * dates + len(self.counts.get(pk, {}))
+
+    def _groups(self) -> Iterable[list[Any]]:
+        group: list[Any] = []
+        cost = 0
+        for pk in sorted(set(self.first) | set(self.reset) | set(self.counts), key=str):
+            if group and cost + self._cost(pk) > UPDATE_PARAMETERS:
+                yield group
+                group, cost = [], 0
+            group.append(pk)
+            cost += self._cost(pk)
+        if group:
+            yield group
+
+    def write(self) -> None:
+        """COALESCE keeps a first time a concurrent post wrote first; counters add."""
+        when = models.DateTimeField()
+        number = models.IntegerField()
+        for group in self._groups():
+            updates: dict[str, Any] = {}
+            for name in FIRST_TIMES:
+                resets = [
+                    When(pk=pk, then=Value(self.reset[pk][name], output_field=when))
+                    for pk in group
+                    if name in self.reset.get(pk, {})
+                ]
+                whens = [
+                    When(pk=pk, then=Value(self.first[pk][name]))
+                    for pk in group
+                    if name in self.first.get(pk, {})
+                ]
+                now = Case(*resets, default=F(name), output_field=when) if resets else F(name)
+                if whens:
+                    updates[name] = Coalesce(now, Case(*whens, output_field=when))
+                elif resets:
+                    updates[name] = now
+            for name in COUNTERS:
+                by_step: dict[int, list[Any]] = {}
+                for pk in group:
+                    step = self.counts.get(pk, {}).get(name)
+                    if step:
+                        by_step.setdefault(step, []).append(pk)
+                if by_step:
+                    whens = [When(pk__in=pks, then=Value(n)) for n, pks in by_step.items()]
+                    updates[name] = F(name) + Case(*whens, default=Value(0), output_field=number)
+            Message.objects.filter(pk__in=group).update(**updates)
+
+
+def _engagement(item: _Pending, rollup: _Rollup) -> None:
+    """Count an open or click of a message and announce it. The first human open / click
+    fills opened_at / clicked_at (a click is an open too: images may be blocked)."""
+    row, message = item.row, item.message
+    at, opened = row.occurred_at, row.kind == Kind.OPENED
+    if row.machine:
+        rollup.count(message, "machine_opens" if opened else "machine_clicks")
+        first = False
+    elif opened:
+        rollup.count(message, "opens")
+        first = rollup.set_first(message, "opened_at", at)
+    else:
+        rollup.count(message, "clicks")
+        first = rollup.set_first(message, "clicked_at", at)
+        if first:
+            rollup.set_first(message, "opened_at", at)
+    machine = row.machine
+    if opened:
+        signals.emit(
+            signals.message_opened,
+            Message,
+            message=message,
+            event=row,
+            first=first,
+            machine=machine,
+        )
+    else:
+        signals.emit(
+            signals.message_clicked,
+            Message,
+            message=message,
+            event=row,
+            first=first,
+            machine=machine,
+        )
+
+
+def _apply_many(items: list[_Pending], rollup: _Rollup) -> None:
+    """Apply ``items`` in order with grouped writes (roll-ups on the messages,
+    suppressions, unsubscribes). The signals are registered in the order the ESP listed
+    the events and go out after the commit (none if it rolls back)."""
     for item in items:
         if item.message is None or item.row.kind not in (Kind.OPENED, Kind.CLICKED):
             item.reason = suppression_reason(item.row, item.raw)
             item.unsubscribing = is_unsubscribe(item.row)
     contacts = _contacts([item for item in items if item.reason or item.unsubscribing])
     now = clock.now()
-    opened: dict[Any, datetime | None] = {}  # message pk -> opened_at as it stands
-    clicked: dict[Any, datetime | None] = {}
-    new_opened: dict[Any, datetime] = {}
-    new_clicked: dict[Any, datetime] = {}
     suppressed: dict[str, list[Any]] = {}  # reason -> contact pks
     unsubscribed: list[Any] = []
-    emits: list[tuple[Any, type, dict[str, Any]]] = []
     for item in items:
         row, message, kind = item.row, item.message, item.row.kind
         if message is not None and kind in (Kind.OPENED, Kind.CLICKED):
-            pk, at = message.pk, row.occurred_at
-            opened.setdefault(pk, message.opened_at)
-            clicked.setdefault(pk, message.clicked_at)
-            if kind == Kind.OPENED:
-                first = opened[pk] is None
-                if first:
-                    opened[pk] = new_opened[pk] = at
-                kwargs = {"message": message, "event": row, "first": first}
-                emits.append((signals.message_opened, Message, kwargs))
-            else:
-                first = clicked[pk] is None
-                if first:
-                    clicked[pk] = new_clicked[pk] = at
-                    if opened[pk] is None:  # a click is an open too
-                        opened[pk] = new_opened[pk] = at
-                kwargs = {"message": message, "event": row, "first": first}
-                emits.append((signals.message_clicked, Message, kwargs))
+            _engagement(item, rollup)
             continue
+        if message is not None:
+            at = row.occurred_at
+            if kind == Kind.DELIVERED:
+                rollup.set_first(message, "delivered_at", at)
+            elif kind == Kind.COMPLAINED:
+                rollup.set_first(message, "complained_at", at)
+            if item.reason in (HARD_BOUNCE, INVALID):
+                rollup.set_first(message, "bounced_at", at)
+            if item.unsubscribing:
+                rollup.set_first(message, "unsubscribed_at", at)
         contact = _contact_of(item, contacts) if item.reason or item.unsubscribing else None
         if contact is not None and item.reason and contact.suppressed_at is None:
             reason = item.reason[:64]
             contact.suppressed_at, contact.suppression_reason = now, reason
             suppressed.setdefault(reason, []).append(contact.pk)
             logger.info("postpurchase: contact %s suppressed (%s)", contact.pk, reason)
-            kwargs = {"contact": contact, "reason": item.reason, "event": row}
-            emits.append((signals.contact_suppressed, Contact, kwargs))
+            signals.emit(
+                signals.contact_suppressed, Contact, contact=contact, reason=item.reason, event=row
+            )
         if contact is not None and item.unsubscribing and contact.unsubscribed_at is None:
             contact.unsubscribed_at = now
             unsubscribed.append(contact.pk)
-            kwargs = {"contact": contact, "message": message, "source": "esp"}
-            emits.append((signals.unsubscribed, Contact, kwargs))
+            signals.emit(
+                signals.unsubscribed, Contact, contact=contact, message=message, source="esp"
+            )
         if kind == Kind.BOUNCED:
             hard = item.reason in (HARD_BOUNCE, INVALID)
-            kwargs = {"message": message, "event": row, "hard": hard}
-            emits.append((signals.message_bounced, Message, kwargs))
+            signals.emit(signals.message_bounced, Message, message=message, event=row, hard=hard)
         elif kind == Kind.COMPLAINED:
-            emits.append((signals.message_complained, Message, {"message": message, "event": row}))
-    _fill_first_many(new_opened, new_clicked)
+            signals.emit(signals.message_complained, Message, message=message, event=row)
+    rollup.write()
     # The IS NULL conditions keep what a concurrent post wrote first.
     for reason, pks in suppressed.items():
         for chunk in _chunks(pks, LOOKUP_CHUNK):
@@ -473,21 +629,6 @@ def _apply_many(items: list[_Pending]) -> None:
         Contact.objects.filter(pk__in=chunk, unsubscribed_at__isnull=True).update(
             unsubscribed_at=now, updated_at=now
         )
-    for signal, sender, kwargs in emits:
-        signals.emit(signal, sender, **kwargs)
-
-
-def _fill_first_many(opened: dict[Any, datetime], clicked: dict[Any, datetime]) -> None:
-    """Set each message's first open / click in one UPDATE per chunk; COALESCE keeps a
-    value a concurrent post wrote first."""
-    field = models.DateTimeField()
-    for chunk in _chunks(sorted(set(opened) | set(clicked), key=str), UPDATE_CHUNK):
-        updates: dict[str, Any] = {}
-        for name, values in (("opened_at", opened), ("clicked_at", clicked)):
-            whens = [When(pk=pk, then=Value(values[pk])) for pk in chunk if pk in values]
-            if whens:
-                updates[name] = Coalesce(name, Case(*whens, output_field=field))
-        Message.objects.filter(pk__in=chunk).update(**updates)
 
 
 def _contacts(items: list[_Pending]) -> dict[Any, Contact]:

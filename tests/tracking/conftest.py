@@ -13,7 +13,7 @@ from postpurchase.testing.factories import (
     FlowFactory,
 )
 
-from .payloads import BASIC_AUTH, ESPS, MAILGUN_SIGNING_KEY
+from .payloads import BASIC_AUTH, ESPS, MAILGUN_SIGNING_KEY, machine_engagement
 
 
 @pytest.fixture(autouse=True, params=["per_event", "batched"])
@@ -61,10 +61,14 @@ class Poster:
         self.client = client
 
     def __call__(self, esp, kind, message=None, recipient=None, metadata=None, **kwargs):
+        """Post ``kind`` ("opened", ...; "machine": payloads.machine_engagement)."""
         if metadata is None:
             metadata = {META_MESSAGE: str(message.pk)} if message is not None else {}
         recipient = recipient or (message.to_email if message else "stranger@example.com")
-        url, body, extra = ESPS[esp](kind, recipient, metadata, **kwargs)
+        if kind == "machine":
+            url, body, extra = machine_engagement(esp, recipient, metadata, **kwargs)
+        else:
+            url, body, extra = ESPS[esp](kind, recipient, metadata, **kwargs)
         with TestCase.captureOnCommitCallbacks(execute=True):
             response = self.client.post(url, data=body, content_type="application/json", **extra)
         assert response.status_code == 200, response.content

@@ -67,3 +67,17 @@ def test_deleting_a_contact_in_the_admin_deletes_what_the_esp_said_about_its_mai
     assert response.status_code == 302
     assert not Contact.objects.filter(pk=contact.pk).exists()
     assert not MessageEvent.objects.filter(recipient=message.to_email).exists()
+
+
+def test_staff_see_who_made_each_open_and_click(admin_client, post):
+    message = sent_message()
+    post("sendgrid", "machine", message)
+    post("sendgrid", "opened", message, event_id="sg-event-2")
+    url = reverse("admin:postpurchase_messageevent_changelist")
+    page = admin_client.get(url).content.decode()
+    assert "a machine: the ESP marked it as a machine" in page
+    assert "a person" in page
+    machine_only = admin_client.get(url, {"machine__exact": "1"}).content.decode()
+    assert "a person" not in machine_only
+    change = reverse("admin:postpurchase_message_change", args=[message.pk])
+    assert "a machine: the ESP marked it as a machine" in admin_client.get(change).content.decode()

@@ -155,3 +155,33 @@ def test_condition_branches_on_what_the_esp_reported(
     run_due()
     took_then = reported == check or (check == "opened" and reported == "clicked")
     assert actions_fired == (["engaged"] if took_then else ["reminder", "engaged"])
+
+
+@pytest.mark.parametrize("check", ["opened", "clicked"])
+@pytest.mark.parametrize("esp", ESPS)
+def test_a_machine_only_open_or_click_takes_the_not_engaged_way(
+    post, frozen, actions_fired, check, esp
+):
+    """A privacy proxy's prefetch or a scanner's click is recorded (as a machine's) but
+    does not make the email opened or clicked; a person's open afterwards does."""
+    flow = FlowFactory()
+    condition = ConditionStepFactory(
+        flow=flow, position=2, condition=check, then_action="jump", else_action="continue"
+    )
+    SignalStepFactory(flow=flow, position=3, action="reminder")
+    engaged = SignalStepFactory(flow=flow, position=4, action="engaged")
+    condition.then_step = engaged
+    condition.save()
+    message = sent_message(flow=flow)
+    enrollment = message.enrollment
+    enrollment.step = condition
+    enrollment.save()
+    post(esp, "machine", message)
+    event = MessageEvent.objects.get()
+    assert event.machine and event.machine_reason
+    message.refresh_from_db()
+    assert (message.opened_at, message.clicked_at) == (None, None)
+    assert message.machine_opens + message.machine_clicks == 1
+    assert message.opens == message.clicks == 0
+    run_due()
+    assert actions_fired == ["reminder", "engaged"]

@@ -10,9 +10,10 @@ from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, reverse
 
 from postpurchase.adapters import get_adapter
-from postpurchase.conf import DEFAULTS, get_setting, user_settings
+from postpurchase.conf import DEFAULTS, brand, get_setting, user_settings
 from postpurchase.contrib.celery import BEAT_INSTALLED, CELERY_INSTALLED, celery_mode
-from postpurchase.delivery import backend_problems
+from postpurchase.delivery import backend_problems, esp_name
+from postpurchase.delivery.compose import STREAM_KEYS
 from postpurchase.exceptions import PostpurchaseConfigurationError
 
 
@@ -221,3 +222,50 @@ def check_attempt_limit_cache(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.compatibility)
+def check_deliverability(app_configs=None, **kwargs):
+    """What mailbox providers and the law ask of marketing email: a postal address in
+    every one (CAN-SPAM), one-click unsubscribe over HTTPS (Gmail, Yahoo, Microsoft),
+    and message streams only where the ESP has them."""
+    try:
+        user_settings()
+        address = str(brand().get("address") or "").strip()
+        url = str(get_setting("SITE_URL"))
+        streams = get_setting("MESSAGE_STREAMS")
+    except PostpurchaseConfigurationError:
+        return []  # reported by check_settings
+    problems = []
+    if not address:
+        problems.append(
+            Warning(
+                'POSTPURCHASE["BRAND"]["address"] is empty: marketing emails carry no postal '
+                "address, which CAN-SPAM requires in every commercial email.",
+                hint='Set POSTPURCHASE["BRAND"]["address"] to the shop\'s postal address '
+                "(see docs/deliverability.md).",
+                id="postpurchase.W005",
+            )
+        )
+    if not settings.DEBUG and urlparse(url).scheme != "https":
+        problems.append(
+            Warning(
+                f'POSTPURCHASE["SITE_URL"] is {url!r}, not https: mail clients do not offer '
+                "one-click unsubscribe (RFC 8058) over plain HTTP, and Gmail, Yahoo and "
+                "Microsoft reject bulk mail without it.",
+                hint='Serve the shop over HTTPS and set POSTPURCHASE["SITE_URL"] to its '
+                "https:// address.",
+                id="postpurchase.W006",
+            )
+        )
+    if streams and esp_name() not in STREAM_KEYS:
+        problems.append(
+            Warning(
+                f'POSTPURCHASE["MESSAGE_STREAMS"] is set, but the ESP {esp_name()!r} has no '
+                "message streams in Anymail: every email goes out on its one stream.",
+                hint=f"Streams work with: {', '.join(sorted(STREAM_KEYS))}. Use a separate "
+                'From address (POSTPURCHASE["FROM_EMAILS"]) or remove MESSAGE_STREAMS.',
+                id="postpurchase.W007",
+            )
+        )
+    return problems

@@ -116,6 +116,26 @@ DEFAULTS: dict[str, Any] = {
     "FIRST_PARTY_TRACKING": False,
     # With FIRST_PARTY_TRACKING, track transactional emails too.
     "FIRST_PARTY_TRACK_TRANSACTIONAL": False,
+    # --- Pacing and deliverability (docs/deliverability.md) ---------------------------
+    # At most "emails" marketing emails per contact in any "hours"-long window, all flows
+    # together, e.g. {"emails": 1, "hours": 24}; one over it is deferred, not dropped.
+    # None: no shop-wide cap (a contact's weekly/monthly choice still holds).
+    "FREQUENCY_CAP": None,
+    # No marketing email between these local hours of the contact (its time zone), e.g.
+    # {"start": 21, "end": 8}: deferred to the end of them. None: any hour.
+    "QUIET_HOURS": None,
+    # Send-time optimisation for email steps that opt in: the contact's usual hour of
+    # opening or clicking (at least MIN_OBSERVATIONS emails, else the shop's best hour),
+    # waiting at most MAX_DELAY_HOURS for it.
+    "SEND_TIME_OPTIMISATION": False,
+    "SEND_TIME_MIN_OBSERVATIONS": 3,
+    "SEND_TIME_MAX_DELAY_HOURS": 24,
+    # From address per category ({"marketing": "News <news@shop.example>"}); a category
+    # left out uses FROM_EMAIL.
+    "FROM_EMAILS": {},
+    # ESP message stream per category where the ESP has them (Postmark:
+    # {"marketing": "broadcast", "transactional": "outbound"}).
+    "MESSAGE_STREAMS": {},
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -158,6 +178,8 @@ _POSITIVE_INTS = (
     "CLIENT_IP_PROXIES",
     "MACHINE_CLICK_SECONDS",
     "MACHINE_BURST_SECONDS",
+    "SEND_TIME_MIN_OBSERVATIONS",
+    "SEND_TIME_MAX_DELAY_HOURS",
 )
 #: How request.META spells a header ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR").
 _META_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -245,6 +267,8 @@ def validate(name: str, value: Any) -> None:
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["{name}"] must be True or False; got {value!r}.'
         )
+    if name in _PACING_VALIDATORS:
+        _PACING_VALIDATORS[name](name, value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -253,6 +277,80 @@ def validate(name: str, value: Any) -> None:
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["LANGUAGES"] must be a non-empty list of language codes; got {value!r}.'
         )
+
+
+#: The categories of email (EmailStep.Category), keys of FROM_EMAILS and MESSAGE_STREAMS.
+CATEGORIES = ("transactional", "marketing")
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _validate_cap(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"emails", "hours"}
+        and _is_int(value["emails"], 1, 10_000)
+        and _is_int(value["hours"], 1, 24 * 366)
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be None or {{"emails": N, "hours": H}} with '
+            f"positive integers (at most N marketing emails in any H hours); got {value!r}."
+        )
+
+
+def _validate_quiet_hours(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if not (
+        isinstance(value, dict)
+        and set(value) == {"start", "end"}
+        and _is_int(value["start"], 0, 23)
+        and _is_int(value["end"], 0, 23)
+        and value["start"] != value["end"]
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be None or {{"start": 21, "end": 8}}: two '
+            f"different local hours from 0 to 23; got {value!r}."
+        )
+
+
+def _validate_by_category(name: str, value: Any) -> None:
+    ok = isinstance(value, dict) and all(
+        key in CATEGORIES and isinstance(v, str) and v.strip() for key, v in value.items()
+    )
+    if not ok:
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be a dict of {" / ".join(CATEGORIES)} -> a '
+            f"non-empty string; got {value!r}."
+        )
+
+
+def _validate_flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be True or False; got {value!r}.'
+        )
+
+
+def _validate_max_delay(name: str, value: Any) -> None:
+    if not _is_int(value, 1, 24):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be a number of hours from 1 to 24; got {value!r}.'
+        )
+
+
+_PACING_VALIDATORS = {
+    "FREQUENCY_CAP": _validate_cap,
+    "QUIET_HOURS": _validate_quiet_hours,
+    "SEND_TIME_OPTIMISATION": _validate_flag,
+    "SEND_TIME_MAX_DELAY_HOURS": _validate_max_delay,
+    "FROM_EMAILS": _validate_by_category,
+    "MESSAGE_STREAMS": _validate_by_category,
+}
 
 
 def _validate_addresses(name: str, value: Any) -> None:

@@ -59,6 +59,12 @@ message_sent = Signal()
 message_failed = Signal()
 #: provides args: message, reason ("unsubscribed" or "suppressed")
 message_suppressed = Signal()
+#: provides args: message, until (datetime: when it may go), reason ("cap", "frequency",
+#: "quiet_hours", "send_time")
+message_deferred = Signal()
+#: provides args: message, reason (as message_deferred): deferred further than its step
+#: allows, so not sent
+message_skipped = Signal()
 #: provides args: enrollment, reason
 enrollment_exited = Signal()
 #: provides args: enrollment

@@ -62,3 +62,37 @@ def next_allowed(
         if moment < closes:
             return moment
     raise AssertionError("unreachable: a non-empty weekday set recurs within a week")
+
+
+def after_quiet_hours(moment: datetime, tz: tzinfo, start_hour: int, end_hour: int) -> datetime:
+    """The first instant at or after ``moment`` outside the quiet hours from
+    ``start_hour`` (inclusive) to ``end_hour`` (exclusive), local time in ``tz``; the
+    span may cross midnight (21 to 8). ``moment`` itself if it is not quiet."""
+    if start_hour == end_hour:
+        return moment
+    local = moment.astimezone(tz)
+    hour = local.hour
+    crosses_midnight = start_hour > end_hour
+    quiet = (
+        (hour >= start_hour or hour < end_hour)
+        if crosses_midnight
+        else (start_hour <= hour < end_hour)
+    )
+    if not quiet:
+        return moment
+    day = local.date()
+    if crosses_midnight and hour >= start_hour:
+        day += timedelta(days=1)
+    return _local(day, end_hour, tz)
+
+
+def next_at_hour(moment: datetime, tz: tzinfo, hour: int) -> datetime:
+    """``moment`` if it falls in the local ``hour`` (in ``tz``), else the next time that
+    hour begins: at most a day later."""
+    local = moment.astimezone(tz)
+    if local.hour == hour:
+        return moment
+    candidate = _local(local.date(), hour, tz)
+    if candidate <= moment:
+        candidate = _local(local.date() + timedelta(days=1), hour, tz)
+    return candidate

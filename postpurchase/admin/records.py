@@ -261,9 +261,17 @@ class MessageAdmin(LogAdmin):
         "opened_at",
         "clicked_at",
         "attempts",
+        "deferred_until",
         "possible_duplicate_at",
     ]
-    list_filter = ["status", PossibleDuplicateFilter, "category", "enrollment__flow", "sent_at"]
+    list_filter = [
+        "status",
+        PossibleDuplicateFilter,
+        "category",
+        "deferral_reason",
+        "enrollment__flow",
+        "sent_at",
+    ]
     search_fields = ["to_email", "subject", "esp_message_id"]
     raw_id_fields = ["enrollment", "step", "contact"]
     date_hierarchy = "created_at"
@@ -288,6 +296,10 @@ class MessageAdmin(LogAdmin):
         ("opened_at", lambda m: m.opened_at),
         ("clicked_at", lambda m: m.clicked_at),
         ("possible_duplicate_at", lambda m: m.possible_duplicate_at),
+        ("wanted_at", lambda m: m.wanted_at),
+        ("deferred_until", lambda m: m.deferred_until),
+        ("deferral_reason", lambda m: m.deferral_reason),
+        ("deferrals", lambda m: m.deferrals),
     ]
 
     @admin.action(

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.db import transaction
 
-from postpurchase import clock, signals
+from postpurchase import clock, pacing, signals
 from postpurchase.delivery import errors
 from postpurchase.delivery.compose import esp_name, html_part
 from postpurchase.delivery.mail_dir import write_to_mail_dir
@@ -51,6 +51,10 @@ _RECORDED_FIELDS = [
     "esp_name",
     "esp_message_id",
     "sent_at",
+    "wanted_at",
+    "deferred_until",
+    "deferral_reason",
+    "deferrals",
 ]
 _MARKED_FIELDS = [
     "status",
@@ -75,6 +79,8 @@ class Job:
     outcome: Outcome | None = None
     # Set when its message was marked "sending" (an attempt began).
     marked: bool = False
+    # A marketing email's pacing (caps checked again when it is marked).
+    pace: Any = None
 
 
 def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
@@ -129,6 +135,9 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
                     after = write_outcomes(_still_ours(recorded, lease), now)
                     to_send = mark(chunk, now, lease)
                 after()
+                # Deferred when marked (another worker's email to the contact went
+                # first): recorded with the next answers.
+                answered.extend(j for j in chunk if j.outcome is not None and not j.marked)
                 finished.extend(recorded)
                 recorded = []
                 last_record = time.monotonic()
@@ -210,6 +219,7 @@ def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
         keep = [j for j in chunk if j.enrollment_id is None or j.enrollment_id in held]
     else:
         keep = list(chunk)
+    keep = _within_caps(keep, now)
     for job in keep:
         message = job.message
         message.status = Message.Status.SENDING
@@ -226,6 +236,21 @@ def mark(chunk: list[Job], now: datetime, lease=None) -> list[Job]:
     if dropped:
         logger.info("postpurchase: lease lost for %s message(s); not sent", dropped)
     return keep
+
+
+def _within_caps(jobs: list[Job], now: datetime) -> list[Job]:
+    """The jobs whose marketing emails still fit their contacts' caps, checked under the
+    contacts' row locks in the marking transaction; the others get a deferral (or skip)
+    as their outcome instead of being sent."""
+    paced = [j for j in jobs if j.pace is not None]
+    if not paced:
+        return jobs
+    late = pacing.recheck([(j.message.contact_id, j.pace) for j in paced], now)
+    for index, hold in late.items():
+        paced[index].outcome = Outcome("skipped" if hold.skip else "deferred", hold=hold)
+    if late:
+        logger.info("postpurchase: %s email(s) over a cap when marked; deferred", len(late))
+    return [j for j in jobs if j.outcome is None]
 
 
 def write_outcomes(jobs: list[Job], now: datetime):
@@ -302,6 +327,8 @@ def apply(job: Job, now: datetime) -> tuple[Any, dict[str, Any]] | None:
         return signals.message_failed, {"message": message, "error": outcome.error, "final": True}
     if kind == "not_sent":
         return None
+    if kind in ("deferred", "skipped"):
+        return _held(message, outcome.hold, now)
     if kind == errors.THROTTLED:
         # Not the message's fault: the attempt does not count.
         message.status = Message.Status.RETRYING
@@ -327,3 +354,25 @@ def apply(job: Job, now: datetime) -> tuple[Any, dict[str, Any]] | None:
         message.error = f"ESP configuration error: {outcome.error}"[:4000]
         logger.error("postpurchase: cannot send %s: %s", message.pk, message.error)
     return signals.message_failed, {"message": message, "error": message.error, "final": True}
+
+
+def _held(message: Message, hold: pacing.Hold, now: datetime) -> tuple[Any, dict[str, Any]]:
+    """Record a deferral (the email waits for ``hold.until``) or a skip on the message."""
+    message.wanted_at = message.wanted_at or now
+    message.deferred_until = hold.until
+    message.deferral_reason = hold.reason
+    if hold.skip:
+        message.status = Message.Status.SKIPPED
+        message.error = (
+            f"Skipped: it could go only at {hold.until.isoformat()} ({hold.reason}), later "
+            "than its step allows (skip if deferred more than ... days)."
+        )
+        return signals.message_skipped, {"message": message, "reason": hold.reason}
+    message.status = Message.Status.DEFERRED
+    message.deferrals += 1
+    message.error = ""
+    return signals.message_deferred, {
+        "message": message,
+        "until": hold.until,
+        "reason": hold.reason,
+    }

@@ -31,8 +31,25 @@ META_FLOW = "postpurchase_flow"
 META_STEP = "postpurchase_step"
 
 
-def from_email() -> str:
-    return get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL
+#: ESPs whose Anymail backend takes a message stream, and the esp_extra key it goes in.
+STREAM_KEYS = {"postmark": "MessageStream"}
+
+
+def from_email(category: str | None = None) -> str:
+    """The From address of ``category``'s email: ``FROM_EMAILS[category]``, else
+    ``FROM_EMAIL``, else ``DEFAULT_FROM_EMAIL``. Marketing from its own address (or
+    subdomain) keeps complaints about it off the order emails' reputation."""
+    by_category = get_setting("FROM_EMAILS").get(category or "")
+    return by_category or get_setting("FROM_EMAIL") or settings.DEFAULT_FROM_EMAIL
+
+
+def stream_extra(category: str) -> dict[str, str]:
+    """The esp_extra that puts ``category``'s email on its ESP message stream
+    (``MESSAGE_STREAMS``); empty when none is set or the ESP has no streams (the system
+    check postpurchase.W007 reports that)."""
+    stream = get_setting("MESSAGE_STREAMS").get(category)
+    key = STREAM_KEYS.get(esp_name())
+    return {key: stream} if stream and key else {}
 
 
 def recipient(name: str, email: str) -> str:
@@ -102,12 +119,15 @@ def build_email(
     email = AnymailMessage(
         subject=rendered.subject,
         body=rendered.text,
-        from_email=from_email(),
+        from_email=from_email(message.category),
         to=[recipient(contact.full_name, message.to_email or contact.email)],
         headers=headers,
         metadata=metadata,
         tags=tags_for(step, message.category),
     )
+    extra = stream_extra(message.category)
+    if extra:
+        email.esp_extra = extra
     email.attach_alternative(sending_html(message, rendered), "text/html")
     return email
 

@@ -54,6 +54,8 @@ class Outcome:
     retry_after: float | None = None
     maybe_sent: bool = False
     address: bool = False
+    # "deferred" / "skipped": the pacing.Hold that decided it.
+    hold: Any = None
 
 
 class Sender:

@@ -16,7 +16,7 @@ from anymail.exceptions import AnymailInvalidAddress
 from django.db import transaction
 from django.db.models import Q
 
-from postpurchase import clock
+from postpurchase import clock, pacing
 from postpurchase.conf import get_setting
 from postpurchase.delivery import errors
 from postpurchase.delivery.batch import Job, deliver
@@ -38,7 +38,12 @@ logger = logging.getLogger("postpurchase.delivery")
 
 # Sent and suppressed messages are never sent again by their step; an unknown outcome
 # held for staff is not either (they resend it from the admin).
-DONE = (Message.Status.SENT, Message.Status.SUPPRESSED, Message.Status.UNKNOWN)
+DONE = (
+    Message.Status.SENT,
+    Message.Status.SUPPRESSED,
+    Message.Status.UNKNOWN,
+    Message.Status.SKIPPED,
+)
 
 
 def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepResult]:
@@ -48,11 +53,18 @@ def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepR
     messages = ensure_messages(step, contexts)
     now = contexts[0].now
     results: dict[int, StepResult] = {}
+    paces = pacing.plan(
+        step,
+        [ctx for ctx in contexts if _paced(messages[ctx.enrollment.pk], ctx, step)],
+        messages,
+        now,
+        cache=contexts[0].batch.cache,
+    )
 
     def jobs() -> Iterator[Job]:
         for index, ctx in enumerate(contexts):
             message = messages[ctx.enrollment.pk]
-            job = prepare(step, ctx, message, index)
+            job = prepare(step, ctx, message, index, pace=paces.get(ctx.enrollment.pk))
             if isinstance(job, StepResult):
                 results[index] = job
             else:
@@ -110,9 +122,25 @@ def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, M
     return found
 
 
-def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> Job | StepResult:
+def _paced(message: Message, ctx: StepContext, step: EmailStep) -> bool:
+    """Is this email about to be sent, so pacing decides when? Not when it is done, was
+    in flight when its worker died (it may have left), or is refused by consent."""
+    return (
+        message.status not in DONE
+        and message.status != Message.Status.SENDING
+        and ctx.contact.accepts(step.category)
+    )
+
+
+def prepare(
+    step: EmailStep,
+    ctx: StepContext,
+    message: Message,
+    index: int,
+    pace: pacing.Pace | None = None,
+) -> Job | StepResult:
     """The job that sends (or records) this enrollment's email, or the step's result
-    when there is nothing to send."""
+    when there is nothing to send. ``pace`` (marketing) says whether it may go now."""
     if message.status in DONE:
         return Next()
     job = Job(message=message, enrollment_id=ctx.enrollment.pk, index=index)
@@ -133,6 +161,11 @@ def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> 
         reason = "suppressed" if contact.suppressed_at else "unsubscribed"
         job.outcome = Outcome("suppressed", reason)
         return job
+    if pace is not None and pace.hold is not None:
+        # Held back before rendering: no coupon issued, nothing rendered for nothing.
+        job.outcome = Outcome("skipped" if pace.hold.skip else "deferred", hold=pace.hold)
+        return job
+    job.pace = pace
     try:
         coupon = step_coupon(step, message, ctx)
         job.rendered = render_template(
@@ -163,8 +196,10 @@ def result_for(job: Job, ctx: StepContext) -> StepResult:
     """What the enrollment does next, given what happened to its email."""
     outcome, message, now = job.outcome, job.message, ctx.now
     kind = outcome.kind
-    if kind in ("sent", "suppressed", "unknown"):
+    if kind in ("sent", "suppressed", "unknown", "skipped"):
         return Next()
+    if kind == "deferred":
+        return Wait(until=outcome.hold.until, counts=False)
     if kind == "template":
         return Fail(f"Step {ctx.step}: {outcome.error}")
     if kind == "step_error":

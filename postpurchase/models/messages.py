@@ -28,6 +28,18 @@ class Message(Guard):
         # have been delivered; staff decide whether to resend it.
         UNKNOWN = "unknown", _("Outcome unknown")
         SUPPRESSED = "suppressed", _("Suppressed")
+        # A marketing email over the frequency cap, in quiet hours or waiting for the
+        # contact's usual reading hour: its enrollment is due again at deferred_until.
+        DEFERRED = "deferred", _("Deferred")
+        # Deferred further than its step allows (EmailStep.skip_if_deferred_days): not
+        # sent; the flow goes on.
+        SKIPPED = "skipped", _("Skipped")
+
+    class DeferralReason(models.TextChoices):
+        CAP = "cap", _("frequency cap")
+        FREQUENCY = "frequency", _("the contact's chosen frequency")
+        QUIET_HOURS = "quiet_hours", _("quiet hours")
+        SEND_TIME = "send_time", _("the contact's usual reading hour")
 
     enrollment = models.ForeignKey(
         "postpurchase.Enrollment",
@@ -71,6 +83,15 @@ class Message(Guard):
         _("possible duplicate since"), null=True, blank=True, db_index=True
     )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    # Pacing (postpurchase.pacing): when the email was first meant to go, and the latest
+    # deferral (until when, why, how many so far). Kept once it is sent, so staff see
+    # how late it went and why.
+    wanted_at = models.DateTimeField(_("first due at"), null=True, blank=True)
+    deferred_until = models.DateTimeField(_("deferred until"), null=True, blank=True)
+    deferral_reason = models.CharField(
+        _("deferred because of"), max_length=12, choices=DeferralReason.choices, blank=True
+    )
+    deferrals = models.PositiveIntegerField(_("deferrals"), default=0)
     # First human open and first human click (tracking.record fills them from the ESP's
     # events and first-party tracking). ConditionStep's opened/clicked checks read them.
     opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)

@@ -393,6 +393,26 @@ class EmailStep(Step):
             "template shows it as {{ coupon.code }} (or include the coupon partial)."
         ),
     )
+    skip_if_deferred_days = models.PositiveIntegerField(
+        _("skip if deferred more than (days)"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A marketing email held back by the frequency cap, the customer's chosen "
+            "frequency or quiet hours is sent later. Set a number of days to skip it "
+            "instead when it would go out more than that late (a flash sale that has "
+            "ended). Empty: always send it, however late."
+        ),
+    )
+    optimise_send_time = models.BooleanField(
+        _("send at the customer's usual reading hour"),
+        default=False,
+        help_text=_(
+            "Marketing only, when send-time optimisation is on in the settings: hold the "
+            "email for up to a day until the hour at which this customer usually opens "
+            "or clicks emails (else the shop's best hour)."
+        ),
+    )
 
     class Meta:
         verbose_name = _("email")

@@ -214,7 +214,7 @@ EXPORTS = {
     "message": (
         "id,flow,enrollment_id,contact_id,to_email,language,subject,category,status,"
         "esp_name,esp_message_id,attempts,created_at,sent_at,opened_at,clicked_at,"
-        "possible_duplicate_at",
+        "possible_duplicate_at,wanted_at,deferred_until,deferral_reason,deferrals",
         "enrollment__flow__id__exact",
     ),
     "enrollment": (

@@ -61,5 +61,6 @@ DEFAULT_FROM_EMAIL = "shop@example.com"
 POSTPURCHASE = {
     "ADAPTER": "tests.core.adapters.FakeAdapter",
     "SITE_URL": "https://shop.example.com",
+    "BRAND": {"address": "Test Shop, 1 Main St., Springfield 12345"},
     "EXECUTION": os.environ.get("NOCELERY_EXECUTION", "inline"),
 }

@@ -1,0 +1,42 @@
+"""Flows with one email step each, and the settings of pacing, for the pacing tests."""
+
+from __future__ import annotations
+
+from postpurchase.models import EmailStep, Flow, Message
+from postpurchase.testing.factories import (
+    DelayStepFactory,
+    EmailStepFactory,
+    EmailTemplateFactory,
+    FlowFactory,
+)
+
+
+def email_flow(name: str, category: str = EmailStep.Category.MARKETING, **step) -> Flow:
+    """A live flow on order_placed that sends one email at once."""
+    flow = FlowFactory(name=name, slug=name)
+    EmailStepFactory(
+        flow=flow,
+        position=1,
+        template=EmailTemplateFactory(slug=f"{name}-email"),
+        category=category,
+        **step,
+    )
+    return flow
+
+
+def delayed_email_flow(name: str, hours: int, **step) -> Flow:
+    """A live flow on order_placed that sends one marketing email ``hours`` later."""
+    flow = FlowFactory(name=name, slug=name)
+    DelayStepFactory(flow=flow, position=1, days=0, hours=hours)
+    EmailStepFactory(
+        flow=flow, position=2, template=EmailTemplateFactory(slug=f"{name}-email"), **step
+    )
+    return flow
+
+
+def pacing_settings(settings, **values) -> None:
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, **values}
+
+
+def messages_of(flow: Flow) -> list[Message]:
+    return list(Message.objects.filter(enrollment__flow=flow).order_by("created_at"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 
 from postpurchase.conf import health_setting
 from postpurchase.models import Enrollment, Event, Flow, Incident, Message
@@ -46,7 +46,9 @@ def orders_without_enrollments(now: datetime) -> Finding | None:
     count = orders.count()
     if count < health_setting("MIN_ORDERS"):
         return None
-    if Enrollment.objects.filter(trigger_event__in=orders).exists():
+    # EXISTS per row, walked from the window's few rows: "IN (...) LIMIT 1" lets
+    # PostgreSQL scan the big table instead (3 s at a million messages, see benchmarks).
+    if orders.filter(Exists(Enrollment.objects.filter(trigger_event=OuterRef("pk")))).exists():
         return None
     return Finding(
         Incident.Kind.ORDERS_WITHOUT_ENROLLMENTS, {"orders": count, "window_minutes": window}
@@ -69,7 +71,7 @@ def enrollments_without_sends(now: datetime) -> Finding | None:
     count = enrollments.count()
     if count < health_setting("MIN_ENROLLMENTS"):
         return None
-    if Message.objects.filter(enrollment__in=enrollments).exists():
+    if enrollments.filter(Exists(Message.objects.filter(enrollment=OuterRef("pk")))).exists():
         return None
     return Finding(
         Incident.Kind.ENROLLMENTS_WITHOUT_SENDS,

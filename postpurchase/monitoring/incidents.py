@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from postpurchase import signals
 from postpurchase.conf import brand, get_setting, health_setting, site_url
 from postpurchase.delivery import from_email
+from postpurchase.delivery.mail_dir import copy_stem, write_mail_copy
 from postpurchase.models import Incident
 from postpurchase.monitoring.complaints import pause_marketing_flows
 from postpurchase.monitoring.rules import Finding
@@ -214,13 +215,13 @@ def notify_staff(incident: Incident, now: datetime) -> bool:
                 "check finds the figures healthy again."
             ),
         ]
+    body = "\n".join(lines)
     try:
-        EmailMessage(
-            subject=subject, body="\n".join(lines), from_email=from_email(), to=recipients
-        ).send()
+        EmailMessage(subject=subject, body=body, from_email=from_email(), to=recipients).send()
     except Exception:
         Incident.objects.filter(pk=incident.pk).update(notified_at=None)
         logger.exception("postpurchase: health incident %s: staff email failed", incident.pk)
         return False
     incident.notified_at = now
+    write_mail_copy(copy_stem(now, "health", incident.pk), ", ".join(recipients), subject, body)
     return True

@@ -161,3 +161,22 @@ def test_the_periodic_job_runs_the_checks(frozen, thank_you):
     orders(5, minutes_ago=20, flow=thank_you, sent=False)
     assert periodic.job("health checks").run() == 1
     assert Incident.objects.get().kind == Incident.Kind.ENROLLMENTS_WITHOUT_SENDS
+
+
+def test_the_staff_email_is_copied_to_the_mail_dir(frozen, thank_you, settings, tmp_path):
+    settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MAIL_DIR": tmp_path}
+    orders(5)
+    run_health_checks()
+    [copy] = tmp_path.glob("*-health-*.txt")
+    text = copy.read_text(encoding="utf-8")
+    assert text.startswith("To: team@example.com\nSubject: ")
+    assert mail.outbox[0].body in text
+
+
+def test_the_staff_email_is_in_the_sites_language(frozen, thank_you, settings):
+    settings.LANGUAGE_CODE = "ru"
+    orders(5)
+    run_health_checks()
+    [message] = mail.outbox
+    assert "Заказы есть, участников цепочек нет" in message.subject
+    assert "Заказов за последние 60 мин.: 5" in message.body

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from postpurchase import signals
 from postpurchase.conf import brand, get_setting, health_setting, site_url
@@ -33,79 +34,73 @@ def _percent(share: float) -> str:
     return f"{share * 100:.2f} %"
 
 
+class _Figures(dict):
+    """An incident's figures for its sentence; a figure missing from ``details`` (a row
+    written by an older version) reads as 0 rather than breaking the admin banner."""
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+def _figures(details: dict) -> _Figures:
+    return _Figures(
+        details,
+        minutes=details.get("window_minutes", details.get("backlog_minutes", 0)),
+        grace=details.get("grace_minutes", 0),
+        oldest=details.get("oldest_due_at", ""),
+        rate=_percent(details.get("rate", 0)),
+        threshold=_percent(details.get("threshold", 0)),
+    )
+
+
+#: What each kind of incident tells staff, with its figures.
+SENTENCES = {
+    Incident.Kind.ORDERS_WITHOUT_ENROLLMENTS: gettext_lazy(
+        "Orders in the last %(minutes)d min.: %(orders)d, but none of them started an "
+        "enrollment, although a live flow starts on every order. Check the flow's "
+        "re-entry setting and the log for errors when orders are tracked."
+    ),
+    Incident.Kind.ENROLLMENTS_WITHOUT_SENDS: gettext_lazy(
+        "Enrollments of flows that open with an email: %(enrollments)d in %(minutes)d "
+        "min., and none of them has an email after %(grace)d min. Is the scheduler "
+        "running, and can it reach the ESP?"
+    ),
+    Incident.Kind.FAILURE_RATE: gettext_lazy(
+        "Emails of the last %(minutes)d min. failing or waiting to retry: %(failing)d of "
+        "%(total)d (%(rate)s; the threshold is %(threshold)s). See the failed messages' "
+        "errors."
+    ),
+    Incident.Kind.BOUNCE_RATE: gettext_lazy(
+        "Emails sent in the last %(minutes)d min. that bounced: %(bounced)d of %(sent)d "
+        "(%(rate)s; the threshold is %(threshold)s)."
+    ),
+    Incident.Kind.BACKLOG: gettext_lazy(
+        "Enrollments of live flows due more than %(minutes)d min. ago and not advanced: "
+        "%(count)d (the oldest was due at %(oldest)s). Is the scheduler (or the Celery "
+        "worker and beat) running?"
+    ),
+    Incident.Kind.COMPLAINT_RATE: gettext_lazy(
+        "Spam complaints about the emails sent in the last 24 hours: %(complaints)d of "
+        "%(sent)d (%(rate)s; the threshold is %(threshold)s)."
+    ),
+}
+
+
 def describe(incident: Incident) -> str:
     """One or two sentences for staff: what diverged, with the figures."""
-    d = incident.details
-    kind = incident.kind
-    if kind == Incident.Kind.ORDERS_WITHOUT_ENROLLMENTS:
-        return _(
-            "Orders in the last %(minutes)d min.: %(orders)d, but none of them started an "
-            "enrollment, although a live flow starts on every order. Check the flow's "
-            "re-entry setting and the log for errors when orders are tracked."
-        ) % {"minutes": d.get("window_minutes", 0), "orders": d.get("orders", 0)}
-    if kind == Incident.Kind.ENROLLMENTS_WITHOUT_SENDS:
-        return _(
-            "Enrollments of flows that open with an email: %(enrollments)d in %(minutes)d "
-            "min., and none of them has an email after %(grace)d min. Is the scheduler "
-            "running, and can it reach the ESP?"
-        ) % {
-            "enrollments": d.get("enrollments", 0),
-            "minutes": d.get("window_minutes", 0),
-            "grace": d.get("grace_minutes", 0),
+    sentence = SENTENCES.get(incident.kind)
+    if sentence is None:
+        return str(incident)
+    text = str(sentence) % _figures(incident.details)
+    paused = ", ".join(f["name"] for f in incident.details.get("paused", []))
+    kept = ", ".join(f["name"] for f in incident.details.get("kept", []))
+    if paused:
+        text += " " + _("Marketing flows paused: %(flows)s.") % {"flows": paused}
+    if kept:
+        text += " " + _("Not paused, because they send transactional email: %(flows)s.") % {
+            "flows": kept
         }
-    if kind == Incident.Kind.FAILURE_RATE:
-        return _(
-            "Emails of the last %(minutes)d min. failing or waiting to retry: %(failing)d of "
-            "%(total)d (%(rate)s; the threshold is %(threshold)s). See the failed messages' "
-            "errors."
-        ) % {
-            "minutes": d.get("window_minutes", 0),
-            "failing": d.get("failing", 0),
-            "total": d.get("total", 0),
-            "rate": _percent(d.get("rate", 0)),
-            "threshold": _percent(d.get("threshold", 0)),
-        }
-    if kind == Incident.Kind.BOUNCE_RATE:
-        return _(
-            "Emails sent in the last %(minutes)d min. that bounced: %(bounced)d of %(sent)d "
-            "(%(rate)s; the threshold is %(threshold)s)."
-        ) % {
-            "minutes": d.get("window_minutes", 0),
-            "bounced": d.get("bounced", 0),
-            "sent": d.get("sent", 0),
-            "rate": _percent(d.get("rate", 0)),
-            "threshold": _percent(d.get("threshold", 0)),
-        }
-    if kind == Incident.Kind.BACKLOG:
-        return _(
-            "Enrollments of live flows due more than %(minutes)d min. ago and not advanced: "
-            "%(count)d (the oldest was due at %(oldest)s). Is the scheduler (or the Celery "
-            "worker and beat) running?"
-        ) % {
-            "minutes": d.get("backlog_minutes", 0),
-            "count": d.get("count", 0),
-            "oldest": d.get("oldest_due_at", ""),
-        }
-    if kind == Incident.Kind.COMPLAINT_RATE:
-        text = _(
-            "Spam complaints about the emails sent in the last 24 hours: %(complaints)d of "
-            "%(sent)d (%(rate)s; the threshold is %(threshold)s)."
-        ) % {
-            "complaints": d.get("complaints", 0),
-            "sent": d.get("sent", 0),
-            "rate": _percent(d.get("rate", 0)),
-            "threshold": _percent(d.get("threshold", 0)),
-        }
-        paused = ", ".join(f["name"] for f in d.get("paused", []))
-        kept = ", ".join(f["name"] for f in d.get("kept", []))
-        if paused:
-            text += " " + _("Marketing flows paused: %(flows)s.") % {"flows": paused}
-        if kept:
-            text += " " + _("Not paused, because they send transactional email: %(flows)s.") % {
-                "flows": kept
-            }
-        return text
-    return str(incident)
+    return text
 
 
 def record(findings: list[Finding], now: datetime) -> list[Incident]:

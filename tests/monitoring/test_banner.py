@@ -63,3 +63,11 @@ def test_the_incident_page_explains_it(admin_client, incident):
     page = admin_client.get(reverse("admin:postpurchase_incident_change", args=[incident.pk]))
     assert page.status_code == 200
     assert "is the scheduler" in page.content.decode().lower()
+
+
+def test_an_incident_with_figures_missing_still_renders(admin_client, frozen):
+    Incident.objects.create(
+        kind=Incident.Kind.FAILURE_RATE, opened_at=clock.now(), last_seen_at=clock.now()
+    )
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "failing or waiting to retry: 0 of 0 (0.00 %" in page

@@ -136,11 +136,51 @@ DEFAULTS: dict[str, Any] = {
     # ESP message stream per category where the ESP has them (Postmark:
     # {"marketing": "broadcast", "transactional": "outbound"}).
     "MESSAGE_STREAMS": {},
+    # --- health monitor and retention (docs/monitoring.md) -------------------------
+    # Thresholds of the health monitor's rules; keys left out keep these defaults.
+    "HEALTH": {
+        # Orders and enrollments are compared over the last WINDOW_MINUTES.
+        "WINDOW_MINUTES": 60,
+        # An enrollment younger than this is not yet expected to have its first email.
+        "GRACE_MINUTES": 15,
+        # Orders in the window before "orders but no enrollments" can fire.
+        "MIN_ORDERS": 5,
+        # Enrollments (of flows that open with an email) before "no emails" can fire.
+        "MIN_ENROLLMENTS": 5,
+        # Share of the window's emails failing (failed, retrying, outcome unknown),
+        # once at least MIN_FAILURE_VOLUME emails have an outcome.
+        "FAILURE_RATE": 0.1,
+        "MIN_FAILURE_VOLUME": 20,
+        # Share of the window's sent emails that bounced, from MIN_BOUNCE_VOLUME sent.
+        "BOUNCE_RATE": 0.05,
+        "MIN_BOUNCE_VOLUME": 50,
+        # A live flow's enrollment due longer ago than this: the scheduler is stalled.
+        "BACKLOG_MINUTES": 30,
+        # Spam complaints among the emails sent in the last 24 hours, from
+        # MIN_COMPLAINT_VOLUME emails; PAUSE_ON_COMPLAINTS pauses the marketing flows.
+        "COMPLAINT_RATE": 0.003,
+        "MIN_COMPLAINT_VOLUME": 200,
+        "PAUSE_ON_COMPLAINTS": True,
+    },
+    # Days MessageEvents and Events are kept (None: forever), and how much one run of
+    # the purge job deletes: at most MAX_BATCHES batches of BATCH_SIZE rows per table.
+    "RETENTION": {
+        "MESSAGE_EVENTS_DAYS": 180,
+        "EVENTS_DAYS": 730,
+        "BATCH_SIZE": 1000,
+        "MAX_BATCHES": 10,
+    },
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
 #: signal order_<name>.
 OSCAR_STATUS_EVENTS = ("paid", "shipped", "delivered", "cancelled", "refunded")
+
+#: HEALTH keys that are shares (0 < x < 1), switches, the rest positive integers.
+HEALTH_RATES = ("FAILURE_RATE", "BOUNCE_RATE", "COMPLAINT_RATE")
+HEALTH_SWITCHES = ("PAUSE_ON_COMPLAINTS",)
+#: RETENTION keys that may be None (keep forever).
+RETENTION_DAYS = ("MESSAGE_EVENTS_DAYS", "EVENTS_DAYS")
 
 #: The kinds of signed links in emails, each with its own salt and maximum age.
 TOKEN_KINDS = ("unsubscribe", "nps", "track")
@@ -269,6 +309,10 @@ def validate(name: str, value: Any) -> None:
         )
     if name in _PACING_VALIDATORS:
         _PACING_VALIDATORS[name](name, value)
+    if name == "HEALTH":
+        _validate_health(value)
+    if name == "RETENTION":
+        _validate_retention(value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -471,6 +515,69 @@ def _validate_custom_events(value: Any) -> None:
             raise PostpurchaseConfigurationError(
                 f'POSTPURCHASE["CUSTOM_EVENTS"][{name!r}] must be a non-empty label; got {label!r}.'
             )
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _validate_known_keys(name: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be a dict; got {value!r}.'
+        )
+    unknown = set(value) - set(DEFAULTS[name])
+    if unknown:
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] has unknown keys {sorted(unknown)}; known: '
+            f"{', '.join(DEFAULTS[name])}."
+        )
+
+
+def _validate_health(value: Any) -> None:
+    _validate_known_keys("HEALTH", value)
+    for key, item in value.items():
+        where = f'POSTPURCHASE["HEALTH"]["{key}"]'
+        if key in HEALTH_RATES:
+            if isinstance(item, bool) or not isinstance(item, int | float) or not 0 < item < 1:
+                raise PostpurchaseConfigurationError(
+                    f"{where} must be a share between 0 and 1 (0.003 is 0.3 %); got {item!r}."
+                )
+        elif key in HEALTH_SWITCHES:
+            if not isinstance(item, bool):
+                raise PostpurchaseConfigurationError(
+                    f"{where} must be True or False; got {item!r}."
+                )
+        elif not _positive_int(item):
+            raise PostpurchaseConfigurationError(
+                f"{where} must be a positive integer; got {item!r}."
+            )
+
+
+def _validate_retention(value: Any) -> None:
+    _validate_known_keys("RETENTION", value)
+    for key, item in value.items():
+        if key in RETENTION_DAYS and item is None:
+            continue
+        if not _positive_int(item):
+            allowed = (
+                "a positive number of days or None"
+                if key in RETENTION_DAYS
+                else "a positive integer"
+            )
+            raise PostpurchaseConfigurationError(
+                f'POSTPURCHASE["RETENTION"]["{key}"] must be {allowed}; got {item!r}.'
+            )
+
+
+def health_setting(key: str) -> Any:
+    """One HEALTH threshold (the documented default when the shop leaves it out)."""
+    return {**DEFAULTS["HEALTH"], **get_setting("HEALTH")}[key]
+
+
+def retention_setting(key: str) -> Any:
+    """One RETENTION value (the documented default when the shop leaves it out)."""
+    return {**DEFAULTS["RETENTION"], **get_setting("RETENTION")}[key]
 
 
 def _validate_platforms(value: Any) -> None:

@@ -38,6 +38,8 @@ class Job:
 
 JOBS: list[Job] = [
     Job("expire coupons", "postpurchase.coupons.expire_coupons", 3600),
+    Job("health checks", "postpurchase.monitoring.run_health_checks", 300),
+    Job("purge expired events", "postpurchase.retention.purge_expired", 3600),
 ]
 
 

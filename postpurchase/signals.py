@@ -100,6 +100,13 @@ step_action = Signal()
 #: the customer changed an earlier answer to the same email)
 nps_submitted = Signal()
 
+#: The health monitor (postpurchase.monitoring). provides args: incident
+#: (postpurchase.models.Incident). Sent once when an incident opens, not when a later
+#: check finds it still there.
+health_alert = Signal()
+#: provides args: incident. Sent once when a check finds the incident gone.
+health_resolved = Signal()
+
 #: provides args: coupon (postpurchase.models.Coupon). Sent after commit, once per
 #: code, right after the adapter's ``mirror_coupon``.
 coupon_issued = Signal()

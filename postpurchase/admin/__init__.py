@@ -7,6 +7,7 @@ from postpurchase.admin import (  # noqa: F401  (importing registers the ModelAd
     coupons,
     emails,
     flows,
+    health,
     nps,
     records,
     tracking,

@@ -6,6 +6,7 @@ from postpurchase.models.email_templates import EmailContent, EmailTemplate
 from postpurchase.models.enrollments import Enrollment
 from postpurchase.models.events import Event
 from postpurchase.models.flows import Flow
+from postpurchase.models.incidents import Incident
 from postpurchase.models.messages import Message
 from postpurchase.models.nps import NPSResponse, NPSStep
 from postpurchase.models.records import StepRecord
@@ -32,6 +33,7 @@ __all__ = [
     "Enrollment",
     "Event",
     "Flow",
+    "Incident",
     "Message",
     "MessageEvent",
     "NPSResponse",

@@ -119,6 +119,11 @@ class Message(Guard):
                 fields=["enrollment", "step", "visit"], name="pp_message_once_per_visit"
             )
         ]
+        indexes = [
+            # The health monitor's and the reports' time ranges. created_at is never
+            # updated, so PostgreSQL's in-place (HOT) updates of a message stay possible.
+            models.Index(fields=["created_at"], name="pp_message_created")
+        ]
 
     def __str__(self) -> str:
         return f"{self.subject or self.category} -> {self.to_email}"

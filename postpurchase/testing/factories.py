@@ -20,6 +20,8 @@ from postpurchase.models import (
     Enrollment,
     Event,
     Flow,
+    Message,
+    MessageEvent,
     NotifyStaffStep,
     SignalStep,
 )
@@ -200,3 +202,35 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     triggered_at = factory.LazyFunction(clock.now)
     step_entered_at = factory.SelfAttribute("triggered_at")
     due_at = factory.SelfAttribute("triggered_at")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """An email of an enrollment's step as delivery leaves it once the ESP accepted it
+    (status sent); pass ``status``, ``bounced_at``, ``complained_at``... for others."""
+
+    class Meta:
+        model = Message
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    step = factory.LazyAttribute(
+        lambda o: o.enrollment.step or EmailStepFactory(flow=o.enrollment.flow, position=100)
+    )
+    contact = factory.SelfAttribute("enrollment.contact")
+    to_email = factory.SelfAttribute("contact.email")
+    category = EmailStep.Category.MARKETING
+    status = Message.Status.SENT
+    created_at = factory.LazyFunction(clock.now)
+    sent_at = factory.SelfAttribute("created_at")
+
+
+class MessageEventFactory(factory.django.DjangoModelFactory):
+    """What an ESP reported about a message (default: delivered)."""
+
+    class Meta:
+        model = MessageEvent
+
+    esp = "test"
+    event_id = factory.Sequence(lambda n: f"event-{n}")
+    kind = MessageEvent.Kind.DELIVERED
+    occurred_at = factory.LazyFunction(clock.now)
+    message = factory.SubFactory(MessageFactory)

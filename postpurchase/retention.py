@@ -1,0 +1,93 @@
+"""Retention: MessageEvents and old Events are deleted after the number of days in
+``POSTPURCHASE["RETENTION"]``, a bounded number of small batches per run.
+
+What stays: Messages (the reports and the health monitor read their roll-ups:
+delivered_at, bounced_at, complained_at, opens, clicks...), enrollments, contacts and
+their suppression. Events of a contact who is still in a running enrollment are kept
+whatever their age: the flow's steps read them (a delay waiting for an event, "ordered
+again", the trigger event's data in templates and staff emails).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Model, QuerySet
+
+from postpurchase import clock
+from postpurchase.conf import retention_setting
+from postpurchase.models import Enrollment, Event, MessageEvent
+
+logger = logging.getLogger("postpurchase.retention")
+
+
+#: What points at each purged model, and what the purge does about it before deleting
+#: (tests/monitoring/test_retention.py checks this list against the models' relations).
+UNLINK: dict[type[Model], list[tuple[type[Model], str]]] = {
+    MessageEvent: [],
+    # A finished enrollment keeps its history without its trigger event (SET_NULL).
+    Event: [(Enrollment, "trigger_event")],
+}
+
+
+def purge_in_batches(queryset: QuerySet, batch_size: int, max_batches: int) -> int:
+    """Delete the rows of ``queryset`` lowest primary keys first: each batch is one
+    ``DELETE`` over a primary-key range (re-checking the queryset's conditions), at most
+    ``batch_size`` rows, and a run stops after ``max_batches``. Returns how many rows
+    went. Safe to run twice at once: a row deleted by the other run is simply gone.
+
+    The rows are not loaded: Django's ``delete()`` would fetch each one (the app has a
+    ``pre_delete`` receiver for steps, which turns off Django's fast delete for every
+    model), so the references in ``UNLINK`` are cleared with one ``UPDATE`` and the
+    range deleted with one ``DELETE``, in one transaction."""
+    model: type[Model] = queryset.model
+    deleted = 0
+    for _batch in range(max_batches):
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            break
+        batch = queryset.filter(pk__gte=pks[0], pk__lte=pks[-1]).order_by()
+        with transaction.atomic(using=batch.db):
+            for related, field in UNLINK[model]:
+                related.objects.filter(**{f"{field}__in": batch.values("pk")}).update(
+                    **{field: None}
+                )
+            count = batch._raw_delete(batch.db)
+        deleted += count
+        logger.info(
+            "postpurchase: purged %s %s rows up to id %s", count, model._meta.label, pks[-1]
+        )
+        if len(pks) < batch_size:
+            break
+    return deleted
+
+
+def expired_message_events() -> QuerySet | None:
+    days = retention_setting("MESSAGE_EVENTS_DAYS")
+    if days is None:
+        return None
+    return MessageEvent.objects.filter(occurred_at__lt=clock.now() - timedelta(days=days))
+
+
+def expired_events() -> QuerySet | None:
+    days = retention_setting("EVENTS_DAYS")
+    if days is None:
+        return None
+    running = Enrollment.objects.filter(status=Enrollment.Status.ACTIVE).values("contact_id")
+    return Event.objects.filter(occurred_at__lt=clock.now() - timedelta(days=days)).exclude(
+        contact_id__in=running
+    )
+
+
+def purge_expired() -> int:
+    """The periodic job: delete expired MessageEvents and Events, a bounded amount per
+    run (MAX_BATCHES of BATCH_SIZE per table); returns how many rows went."""
+    batch_size = retention_setting("BATCH_SIZE")
+    max_batches = retention_setting("MAX_BATCHES")
+    deleted = 0
+    for queryset in (expired_message_events(), expired_events()):
+        if queryset is not None:
+            deleted += purge_in_batches(queryset, batch_size, max_batches)
+    return deleted

@@ -507,31 +507,33 @@ class _Rollup:
         for group in self._groups():
             updates: dict[str, Any] = {}
             for name in FIRST_TIMES:
-                resets = [
-                    When(pk=pk, then=Value(self.reset[pk][name], output_field=when))
-                    for pk in group
-                    if name in self.reset.get(pk, {})
-                ]
-                whens = [
-                    When(pk=pk, then=Value(self.first[pk][name]))
-                    for pk in group
-                    if name in self.first.get(pk, {})
-                ]
+                resets = _whens(group, self.reset, name, when)
+                whens = _whens(group, self.first, name, when)
                 now = Case(*resets, default=F(name), output_field=when) if resets else F(name)
                 if whens:
                     updates[name] = Coalesce(now, Case(*whens, output_field=when))
                 elif resets:
                     updates[name] = now
             for name in COUNTERS:
-                by_step: dict[int, list[Any]] = {}
-                for pk in group:
-                    step = self.counts.get(pk, {}).get(name)
-                    if step:
-                        by_step.setdefault(step, []).append(pk)
-                if by_step:
-                    whens = [When(pk__in=pks, then=Value(n)) for n, pks in by_step.items()]
+                whens = _whens(group, self.counts, name, number)
+                if whens:
                     updates[name] = F(name) + Case(*whens, default=Value(0), output_field=number)
             Message.objects.filter(pk__in=group).update(**updates)
+
+
+def _whens(group: list[Any], values: dict[Any, dict[str, Any]], name: str, field) -> list[When]:
+    """``WHEN pk IN (...) THEN value`` for the messages of ``group`` with a ``name`` in
+    ``values``, one per distinct value: a post's events share their seconds, and each
+    WHEN costs Django time to build."""
+    by_value: dict[Any, list[Any]] = {}
+    for pk in group:
+        if name in values.get(pk, {}):
+            by_value.setdefault(values[pk][name], []).append(pk)
+    return [
+        When(pk__in=pks, then=Value(value, output_field=field))
+        for value, pks in by_value.items()
+        if value != 0
+    ]
 
 
 def _engagement(item: _Pending, rollup: _Rollup) -> None:

@@ -78,13 +78,8 @@ SUPPRESSING_REJECTS = {
     RejectReason.SPAM: COMPLAINT,
 }
 
-_MESSAGE_FIELDS = (
-    "id",
-    "contact_id",
-    "enrollment_id",
-    "esp_name",
-    "to_email",
-    "sent_at",
+#: What tracking rolls up on the Message: the first time of each (kept once set) ...
+FIRST_TIMES = (
     "opened_at",
     "clicked_at",
     "delivered_at",
@@ -92,6 +87,12 @@ _MESSAGE_FIELDS = (
     "complained_at",
     "unsubscribed_at",
 )
+#: ... and how many opens and clicks, human and machine.
+COUNTERS = ("opens", "machine_opens", "clicks", "machine_clicks")
+
+#: What matching, classifying and rolling up read of a Message.
+_MESSAGE_FIELDS = ("id", "contact_id", "enrollment_id", "esp_name", "to_email", "sent_at")
+_MESSAGE_FIELDS += FIRST_TIMES
 
 #: Anymail's names of ESPs (webhooks say "Amazon SES", backends "amazon_ses") and the
 #: older name of one, to compare where an event and a message came from.
@@ -240,18 +241,6 @@ def _still_at(contact: Contact | None, row: MessageEvent) -> Contact | None:
 #: allows 999 parameters per statement.
 LOOKUP_CHUNK = 900
 UPDATE_PARAMETERS = 900
-
-#: What tracking rolls up on the Message: the first time of each (kept once set) ...
-FIRST_TIMES = (
-    "opened_at",
-    "clicked_at",
-    "delivered_at",
-    "bounced_at",
-    "complained_at",
-    "unsubscribed_at",
-)
-#: ... and how many opens and clicks, human and machine.
-COUNTERS = ("opens", "machine_opens", "clicks", "machine_clicks")
 
 
 @dataclass

@@ -133,6 +133,11 @@ class Hit:
             return None
         return min(abs((self.event.occurred_at - t).total_seconds()) for t in times)
 
+    def on_arrival(self) -> bool:
+        """Within ``MACHINE_CLICK_SECONDS`` of sending or delivery."""
+        seconds = self.seconds_after_sending()
+        return seconds is not None and seconds <= get_setting("MACHINE_CLICK_SECONDS")
+
 
 Rule = Callable[[Hit], "str | None"]
 
@@ -172,10 +177,7 @@ def apple_mpp(hit: Hit) -> str | None:
 
 
 def proxy_prefetch(hit: Hit) -> str | None:
-    if hit.kind != OPENED or not IMAGE_PROXY_AGENT.search(hit.event.user_agent):
-        return None
-    seconds = hit.seconds_after_sending()
-    if seconds is not None and seconds <= get_setting("MACHINE_CLICK_SECONDS"):
+    if hit.kind == OPENED and IMAGE_PROXY_AGENT.search(hit.event.user_agent) and hit.on_arrival():
         return PROXY_PREFETCH
     return None
 
@@ -215,12 +217,7 @@ def honeypot(hit: Hit) -> str | None:
 
 
 def too_soon(hit: Hit) -> str | None:
-    if hit.kind != CLICKED:
-        return None
-    seconds = hit.seconds_after_sending()
-    if seconds is not None and seconds <= get_setting("MACHINE_CLICK_SECONDS"):
-        return TOO_SOON
-    return None
+    return TOO_SOON if hit.kind == CLICKED and hit.on_arrival() else None
 
 
 def click_burst(hit: Hit) -> str | None:

@@ -78,13 +78,8 @@ SUPPRESSING_REJECTS = {
     RejectReason.SPAM: COMPLAINT,
 }
 
-_MESSAGE_FIELDS = (
-    "id",
-    "contact_id",
-    "enrollment_id",
-    "esp_name",
-    "to_email",
-    "sent_at",
+#: What tracking rolls up on the Message: the first time of each (kept once set) ...
+FIRST_TIMES = (
     "opened_at",
     "clicked_at",
     "delivered_at",
@@ -92,6 +87,12 @@ _MESSAGE_FIELDS = (
     "complained_at",
     "unsubscribed_at",
 )
+#: ... and how many opens and clicks, human and machine.
+COUNTERS = ("opens", "machine_opens", "clicks", "machine_clicks")
+
+#: What matching, classifying and rolling up read of a Message.
+_MESSAGE_FIELDS = ("id", "contact_id", "enrollment_id", "esp_name", "to_email", "sent_at")
+_MESSAGE_FIELDS += FIRST_TIMES
 
 #: Anymail's names of ESPs (webhooks say "Amazon SES", backends "amazon_ses") and the
 #: older name of one, to compare where an event and a message came from.
@@ -240,18 +241,6 @@ def _still_at(contact: Contact | None, row: MessageEvent) -> Contact | None:
 #: allows 999 parameters per statement.
 LOOKUP_CHUNK = 900
 UPDATE_PARAMETERS = 900
-
-#: What tracking rolls up on the Message: the first time of each (kept once set) ...
-FIRST_TIMES = (
-    "opened_at",
-    "clicked_at",
-    "delivered_at",
-    "bounced_at",
-    "complained_at",
-    "unsubscribed_at",
-)
-#: ... and how many opens and clicks, human and machine.
-COUNTERS = ("opens", "machine_opens", "clicks", "machine_clicks")
 
 
 @dataclass
@@ -507,31 +496,33 @@ class _Rollup:
         for group in self._groups():
             updates: dict[str, Any] = {}
             for name in FIRST_TIMES:
-                resets = [
-                    When(pk=pk, then=Value(self.reset[pk][name], output_field=when))
-                    for pk in group
-                    if name in self.reset.get(pk, {})
-                ]
-                whens = [
-                    When(pk=pk, then=Value(self.first[pk][name]))
-                    for pk in group
-                    if name in self.first.get(pk, {})
-                ]
+                resets = _whens(group, self.reset, name, when)
+                whens = _whens(group, self.first, name, when)
                 now = Case(*resets, default=F(name), output_field=when) if resets else F(name)
                 if whens:
                     updates[name] = Coalesce(now, Case(*whens, output_field=when))
                 elif resets:
                     updates[name] = now
             for name in COUNTERS:
-                by_step: dict[int, list[Any]] = {}
-                for pk in group:
-                    step = self.counts.get(pk, {}).get(name)
-                    if step:
-                        by_step.setdefault(step, []).append(pk)
-                if by_step:
-                    whens = [When(pk__in=pks, then=Value(n)) for n, pks in by_step.items()]
+                whens = _whens(group, self.counts, name, number)
+                if whens:
                     updates[name] = F(name) + Case(*whens, default=Value(0), output_field=number)
             Message.objects.filter(pk__in=group).update(**updates)
+
+
+def _whens(group: list[Any], values: dict[Any, dict[str, Any]], name: str, field) -> list[When]:
+    """``WHEN pk IN (...) THEN value`` for the messages of ``group`` with a ``name`` in
+    ``values``, one per distinct value: a post's events share their seconds, and each
+    WHEN costs Django time to build."""
+    by_value: dict[Any, list[Any]] = {}
+    for pk in group:
+        if name in values.get(pk, {}):
+            by_value.setdefault(values[pk][name], []).append(pk)
+    return [
+        When(pk__in=pks, then=Value(value, output_field=field))
+        for value, pks in by_value.items()
+        if value != 0
+    ]
 
 
 def _engagement(item: _Pending, rollup: _Rollup) -> None:

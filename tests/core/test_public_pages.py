@@ -1,7 +1,8 @@
 """The public pages reached from emails (unsubscribe, NPS survey), all of them at once:
 they answer without a login, change state only on POST with a valid signed token,
 refuse malformed and expired tokens with a page (never a 500), and honour each token
-kind's maximum age."""
+kind's maximum age. The first-party tracking URLs (open pixel, click redirect) take
+GET and HEAD only and change nothing but the event they record."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ from django.test import Client
 from django.urls import reverse
 
 from postpurchase import nps, urls
-from postpurchase.models import Contact, Event, Message, NPSResponse
-from postpurchase.public.tokens import UNSUBSCRIBE_SALT, make_unsubscribe_token
+from postpurchase.models import Contact, Event, Message, MessageEvent, NPSResponse
+from postpurchase.public.tokens import (
+    TRACK_SALT,
+    UNSUBSCRIBE_SALT,
+    make_track_token,
+    make_unsubscribe_token,
+)
 from postpurchase.testing.factories import ContactFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,8 +77,37 @@ def state() -> tuple:
     )
 
 
+#: The first-party tracking URLs (GET and HEAD only) and the status of a hit.
+TRACKING = {"track_open": 200, "track_click": 302}
+
+
+def tracking_urls(message: Message) -> dict[str, str]:
+    return {
+        "track_open": reverse("postpurchase:track_open", args=[make_track_token(message.pk)]),
+        "track_click": reverse(
+            "postpurchase:track_click",
+            args=[make_track_token(message.pk, "https://shop.example.com/p/1")],
+        ),
+    }
+
+
 def test_every_public_url_is_covered_here():
-    assert {p.name for p in urls.urlpatterns} == set(POST_DATA)
+    assert {p.name for p in urls.urlpatterns} == set(POST_DATA) | set(TRACKING)
+
+
+@pytest.mark.parametrize("name", sorted(TRACKING))
+def test_tracking_urls_answer_without_a_login_and_change_only_their_event(
+    message, login_required, client, name
+):
+    url = tracking_urls(message)[name]
+    before = state()
+    assert client.get(url).status_code == TRACKING[name]
+    assert client.head(url).status_code == TRACKING[name]
+    assert state() == before
+    assert MessageEvent.objects.filter(message=message).count() == 2
+    for method in ("post", "put", "patch", "delete", "options"):
+        assert getattr(client, method)(url).status_code == 405
+    assert MessageEvent.objects.filter(message=message).count() == 2
 
 
 # --- LoginRequiredMiddleware (Django 5.1+) ----------------------------------------------
@@ -192,6 +227,18 @@ def test_nps_token_with_a_malformed_id_is_a_400(message, client, payload):
     assert client.get(url).status_code == 400
     assert client.post(url, POST_DATA["nps"]).status_code == 400
     assert state() == before
+
+
+@pytest.mark.parametrize("name", sorted(TRACKING))
+@pytest.mark.parametrize("payload", [*NPS_PAYLOADS, {"m": "MESSAGE", "u": "ftp://x"}], ids=repr)
+def test_tracking_token_with_a_malformed_payload_records_nothing(message, client, name, payload):
+    if isinstance(payload, dict) and payload.get("m") == "MESSAGE":
+        payload = {**payload, "m": str(message.pk)}
+    token = _signed(payload, TRACK_SALT, message.contact_id)
+    url = reverse(f"postpurchase:{name}", args=[token])
+    # The pixel is an image all the same; a link leads nowhere.
+    assert client.get(url).status_code == (200 if name == "track_open" else 404)
+    assert not MessageEvent.objects.exists()
 
 
 # --- token lifetimes ------------------------------------------------------------------

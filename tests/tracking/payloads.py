@@ -337,3 +337,14 @@ def machine_engagement(esp, recipient, metadata, event_id=None):
     else:
         payload["data"]["click"]["userAgent"] = SCANNER_UA
     return url, json.dumps(payload), extra
+
+
+def second_event_id(esp: str) -> str:
+    """An event id other than each builder's default: a second event of the same kind."""
+    return {
+        "sendgrid": "sg-event-2",
+        "mailgun": "ffffffffffffffffffffffffffffffff",
+        "postmark": "4323372036854775808",
+        "brevo": "2",
+        "resend": "msg_other",
+    }[esp]

@@ -131,13 +131,9 @@ def actions_fired():
     signals.step_action.disconnect(receiver)
 
 
-@pytest.mark.parametrize("check", ["opened", "clicked"])
-@pytest.mark.parametrize("esp", ESPS)
-@pytest.mark.parametrize("reported", ["opened", "clicked", "delivered", None])
-def test_condition_branches_on_what_the_esp_reported(
-    post, frozen, actions_fired, check, esp, reported
-):
-    """email (sent) -> condition(check): then "engaged", else "reminder"."""
+def waiting_at_condition(check):
+    """A sent email whose enrollment waits at condition(check): then "engaged", else
+    "reminder" (and then "engaged")."""
     flow = FlowFactory()
     condition = ConditionStepFactory(
         flow=flow, position=2, condition=check, then_action="jump", else_action="continue"
@@ -150,6 +146,17 @@ def test_condition_branches_on_what_the_esp_reported(
     enrollment = message.enrollment
     enrollment.step = condition
     enrollment.save()
+    return message
+
+
+@pytest.mark.parametrize("check", ["opened", "clicked"])
+@pytest.mark.parametrize("esp", ESPS)
+@pytest.mark.parametrize("reported", ["opened", "clicked", "delivered", None])
+def test_condition_branches_on_what_the_esp_reported(
+    post, frozen, actions_fired, check, esp, reported
+):
+    """email (sent) -> condition(check): then "engaged", else "reminder"."""
+    message = waiting_at_condition(check)
     if reported:
         post(esp, reported, message)
     run_due()
@@ -164,18 +171,7 @@ def test_a_machine_only_open_or_click_takes_the_not_engaged_way(
 ):
     """A privacy proxy's prefetch or a scanner's click is recorded (as a machine's) but
     does not make the email opened or clicked; a person's open afterwards does."""
-    flow = FlowFactory()
-    condition = ConditionStepFactory(
-        flow=flow, position=2, condition=check, then_action="jump", else_action="continue"
-    )
-    SignalStepFactory(flow=flow, position=3, action="reminder")
-    engaged = SignalStepFactory(flow=flow, position=4, action="engaged")
-    condition.then_step = engaged
-    condition.save()
-    message = sent_message(flow=flow)
-    enrollment = message.enrollment
-    enrollment.step = condition
-    enrollment.save()
+    message = waiting_at_condition(check)
     post(esp, "machine", message)
     event = MessageEvent.objects.get()
     assert event.machine and event.machine_reason

@@ -13,7 +13,7 @@ from postpurchase import signals
 from postpurchase.models import Message
 
 from .conftest import sent_message
-from .payloads import ESPS, KINDS, auth_headers, sendgrid_event
+from .payloads import ESPS, KINDS, auth_headers, second_event_id, sendgrid_event
 
 pytestmark = pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning")
 
@@ -67,7 +67,7 @@ def test_machine_events_are_counted_apart(post, esp):
     message = sent_message()
     post(esp, "machine", message)
     kind = "clicked" if esp == "resend" else "opened"
-    post(esp, kind, message, event_id=_second_id(esp))
+    post(esp, kind, message, event_id=second_event_id(esp))
     got = rollups(message)
     if kind == "opened":
         assert (got["opens"], got["machine_opens"]) == (1, 1)
@@ -127,13 +127,3 @@ def test_the_opened_and_clicked_signals_say_whether_a_machine_made_them(post):
         (signals.message_opened, False, True, "esp_flag"),
         (signals.message_opened, True, False, ""),
     ]
-
-
-def _second_id(esp: str) -> str:
-    return {
-        "sendgrid": "sg-event-2",
-        "mailgun": "ffffffffffffffffffffffffffffffff",
-        "postmark": "4323372036854775808",
-        "brevo": "2",
-        "resend": "msg_other",
-    }[esp]

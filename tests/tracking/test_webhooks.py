@@ -11,7 +11,16 @@ from postpurchase import signals
 from postpurchase.models import Contact, Message, MessageEvent
 
 from .conftest import sent_message
-from .payloads import ESPS, KINDS, URL, auth_headers, mailgun, sendgrid, sendgrid_event
+from .payloads import (
+    ESPS,
+    KINDS,
+    URL,
+    auth_headers,
+    mailgun,
+    second_event_id,
+    sendgrid,
+    sendgrid_event,
+)
 
 # Anymail warns that it no longer officially supports SendGrid; its webhook still works.
 pytestmark = pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning")
@@ -71,7 +80,7 @@ def test_first_open_and_click_fill_the_message(post, esp):
     message.refresh_from_db()
     assert message.opened_at is not None and message.clicked_at is None
     opened = message.opened_at
-    post(esp, "clicked", message, event_id=_other_id(esp))
+    post(esp, "clicked", message, event_id=second_event_id(esp))
     message.refresh_from_db()
     assert message.clicked_at is not None
     assert message.opened_at == opened  # the first open stays
@@ -156,13 +165,3 @@ def test_a_sendgrid_post_needs_the_secret_too(client, db, settings):
         response = client.post(url, data=body, content_type="application/json")
     assert response.status_code == 400
     assert not MessageEvent.objects.exists()
-
-
-def _other_id(esp: str) -> str:
-    return {
-        "sendgrid": "sg-event-2",
-        "mailgun": "ffffffffffffffffffffffffffffffff",
-        "postmark": "4323372036854775808",
-        "brevo": "2",
-        "resend": "msg_other",
-    }[esp]

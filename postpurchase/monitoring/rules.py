@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, Min, OuterRef, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from postpurchase.conf import health_setting
 from postpurchase.models import Enrollment, Event, Flow, Incident, Message
@@ -31,6 +31,18 @@ def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+def _none_followed(window: QuerySet, followers: QuerySet) -> int:
+    """How many rows ``window`` has if not one of them has a row of ``followers``
+    (correlated on ``OuterRef("pk")``), else 0.
+
+    EXISTS per row, walked from the window's few rows: ``followers.filter(x__in=window)
+    .exists()`` lets PostgreSQL answer its ``LIMIT 1`` by scanning the big table
+    (3 s at a million messages, see docs/benchmarks.md)."""
+    if window.filter(Exists(followers)).exists():
+        return 0
+    return window.count()
+
+
 def orders_without_enrollments(now: datetime) -> Finding | None:
     """Orders arrive but start no enrollment, although a live flow without a trigger
     filter starts on every order: enrolling is broken."""
@@ -43,12 +55,8 @@ def orders_without_enrollments(now: datetime) -> Finding | None:
     orders = Event.objects.filter(
         name=ORDER_EVENT, occurred_at__gt=now - timedelta(minutes=window), occurred_at__lte=now
     )
-    count = orders.count()
+    count = _none_followed(orders, Enrollment.objects.filter(trigger_event=OuterRef("pk")))
     if count < health_setting("MIN_ORDERS"):
-        return None
-    # EXISTS per row, walked from the window's few rows: "IN (...) LIMIT 1" lets
-    # PostgreSQL scan the big table instead (3 s at a million messages, see benchmarks).
-    if orders.filter(Exists(Enrollment.objects.filter(trigger_event=OuterRef("pk")))).exists():
         return None
     return Finding(
         Incident.Kind.ORDERS_WITHOUT_ENROLLMENTS, {"orders": count, "window_minutes": window}
@@ -68,10 +76,8 @@ def enrollments_without_sends(now: datetime) -> Finding | None:
         trigger_event__occurred_at__gt=until - timedelta(minutes=window),
         trigger_event__occurred_at__lte=until,
     )
-    count = enrollments.count()
+    count = _none_followed(enrollments, Message.objects.filter(enrollment=OuterRef("pk")))
     if count < health_setting("MIN_ENROLLMENTS"):
-        return None
-    if enrollments.filter(Exists(Message.objects.filter(enrollment=OuterRef("pk")))).exists():
         return None
     return Finding(
         Incident.Kind.ENROLLMENTS_WITHOUT_SENDS,

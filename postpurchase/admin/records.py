@@ -10,8 +10,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
+from postpurchase.admin.dataprotection import (
+    ConsentInline,
+    ConsentRecordInline,
+    DataProtectionActions,
+)
 from postpurchase.admin.logs import LogAdmin, ReadOnlyInline
 from postpurchase.admin.tracking import MessageEventInline
+from postpurchase.dataprotection import suppression
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.models import (
@@ -27,16 +33,19 @@ SUPPRESSION_REASONS = {
     "hard_bounce": _("Hard bounce reported by the ESP"),
     "invalid": _("Address rejected as invalid by the ESP"),
     "complaint": _("Spam complaint reported by the ESP"),
+    "erased": _("Address of an erased contact"),
 }
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(DataProtectionActions, admin.ModelAdmin):
+    inlines = [ConsentInline, ConsentRecordInline]
     list_display = [
         "email",
         "first_name",
         "last_name",
         "locale",
+        "email_frequency",
         "unsubscribed_at",
         "suppressed_at",
         "suppression",
@@ -90,7 +99,7 @@ class ContactAdmin(admin.ModelAdmin):
     # Set from the ESP's bounce and complaint reports (postpurchase.tracking).
     exclude = ["suppression_reason"]
 
-    actions = ["lift_suppression"]
+    actions = ["lift_suppression", "export_contact_data", "erase_contacts", "lift_erasure"]
 
     @admin.action(
         description=_("Lift the suppression of the selected contacts"), permissions=["change"]
@@ -101,6 +110,8 @@ class ContactAdmin(admin.ModelAdmin):
         lifted = list(queryset.filter(suppressed_at__isnull=False))
         for contact in lifted:
             reason = contact.suppression_reason
+            if reason == suppression.REASON:
+                suppression.lift(contact)  # off the erased list too
             contact.suppressed_at, contact.suppression_reason = None, ""
             contact.save(update_fields=["suppressed_at", "suppression_reason", "updated_at"])
             self.log_change(

@@ -16,7 +16,7 @@ from anymail.exceptions import AnymailInvalidAddress
 from django.db import transaction
 from django.db.models import Q
 
-from postpurchase import clock
+from postpurchase import clock, consent
 from postpurchase.conf import get_setting
 from postpurchase.delivery import errors
 from postpurchase.delivery.batch import Job, deliver
@@ -48,11 +48,13 @@ def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepR
     messages = ensure_messages(step, contexts)
     now = contexts[0].now
     results: dict[int, StepResult] = {}
+    # Consent, chosen frequency and the erased list, for the whole batch at once.
+    refused = consent.refusals(step, [ctx.contact for ctx in contexts])
 
     def jobs() -> Iterator[Job]:
         for index, ctx in enumerate(contexts):
             message = messages[ctx.enrollment.pk]
-            job = prepare(step, ctx, message, index)
+            job = prepare(step, ctx, message, index, refused.get(ctx.contact.pk))
             if isinstance(job, StepResult):
                 results[index] = job
             else:
@@ -110,9 +112,12 @@ def ensure_messages(step: EmailStep, contexts: list[StepContext]) -> dict[int, M
     return found
 
 
-def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> Job | StepResult:
+def prepare(
+    step: EmailStep, ctx: StepContext, message: Message, index: int, refused: str | None = None
+) -> Job | StepResult:
     """The job that sends (or records) this enrollment's email, or the step's result
-    when there is nothing to send."""
+    when there is nothing to send. ``refused`` is why consent forbids it (see
+    ``consent.refusals``): the message is recorded suppressed with that reason."""
     if message.status in DONE:
         return Next()
     job = Job(message=message, enrollment_id=ctx.enrollment.pk, index=index)
@@ -132,6 +137,9 @@ def prepare(step: EmailStep, ctx: StepContext, message: Message, index: int) -> 
     if not contact.accepts(step.category):
         reason = "suppressed" if contact.suppressed_at else "unsubscribed"
         job.outcome = Outcome("suppressed", reason)
+        return job
+    if refused:
+        job.outcome = Outcome("suppressed", refused)
         return job
     try:
         coupon = step_coupon(step, message, ctx)

@@ -28,6 +28,13 @@ def normalize_email(email: str) -> str:
     return value
 
 
+class EmailFrequency(models.TextChoices):
+    ALL = "all", _("Everything")
+    WEEKLY = "weekly", _("At most one a week")
+    MONTHLY = "monthly", _("At most one a month")
+    ORDERS_ONLY = "orders_only", _("Only order updates")
+
+
 class Contact(models.Model):
     """A customer we may email, one per normalized address."""
 
@@ -55,12 +62,22 @@ class Contact(models.Model):
         help_text=_("Set on hard bounce or spam complaint: no email at all is sent."),
     )
     suppression_reason = models.CharField(_("suppression reason"), max_length=64, blank=True)
+    email_frequency = models.CharField(
+        _("email frequency"),
+        max_length=12,
+        choices=EmailFrequency.choices,
+        default=EmailFrequency.ALL,
+    )
     created_at = ClockDateTimeField(_("created"), auto_now_add=True)
     updated_at = ClockDateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        permissions = [
+            ("export_contact_data", _("Can export everything about a contact (JSON)")),
+            ("erase_contact", _("Can erase a contact (and block the address)")),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 from postpurchase import clock, signals
 from postpurchase.delivery.compose import META_MESSAGE
 from postpurchase.models import Contact, Message, MessageEvent
-from postpurchase.public.unsubscribe import unsubscribe
+from postpurchase.public.unsubscribe import unsubscribe, withdraw, withdraw_many
 
 logger = logging.getLogger("postpurchase.tracking")
 
@@ -245,6 +245,8 @@ def _apply(row: MessageEvent, message: Message | None, raw: Any) -> None:
         contact = _contact(row, message)
         if contact is not None and reason:
             suppress(contact, reason, row)
+        if contact is not None and reason == COMPLAINT:
+            withdraw(contact, "complaint", message=message)  # in the consent history
         if contact is not None and unsubscribing:
             unsubscribe(contact, message=message, source="esp")
     if kind == Kind.BOUNCED:
@@ -421,6 +423,7 @@ def _apply_many(items: list[_Pending]) -> None:
     new_clicked: dict[Any, datetime] = {}
     suppressed: dict[str, list[Any]] = {}  # reason -> contact pks
     unsubscribed: list[Any] = []
+    withdrawals: list[tuple[Contact, str, Message | None]] = []  # for the consent history
     emits: list[tuple[Any, type, dict[str, Any]]] = []
     for item in items:
         row, message, kind = item.row, item.message, item.row.kind
@@ -451,9 +454,12 @@ def _apply_many(items: list[_Pending]) -> None:
             logger.info("postpurchase: contact %s suppressed (%s)", contact.pk, reason)
             kwargs = {"contact": contact, "reason": item.reason, "event": row}
             emits.append((signals.contact_suppressed, Contact, kwargs))
+        if contact is not None and item.reason == COMPLAINT:
+            withdrawals.append((contact, "complaint", message))
         if contact is not None and item.unsubscribing and contact.unsubscribed_at is None:
             contact.unsubscribed_at = now
             unsubscribed.append(contact.pk)
+            withdrawals.append((contact, "esp", message))
             kwargs = {"contact": contact, "message": message, "source": "esp"}
             emits.append((signals.unsubscribed, Contact, kwargs))
         if kind == Kind.BOUNCED:
@@ -473,6 +479,7 @@ def _apply_many(items: list[_Pending]) -> None:
         Contact.objects.filter(pk__in=chunk, unsubscribed_at__isnull=True).update(
             unsubscribed_at=now, updated_at=now
         )
+    withdraw_many(withdrawals)
     for signal, sender, kwargs in emits:
         signals.emit(signal, sender, **kwargs)
 

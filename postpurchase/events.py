@@ -96,7 +96,12 @@ def track(
         raise InvalidEventError(str(exc)) from exc
     ref = clean_ref(object_ref(obj), "ref (the object)") if obj is not None else ""
     order_ref = clean_ref(order_ref or snapshot.get("ref") or "", "order_ref")
-    who = upsert_contact(email, contact)
+    details = dict(contact or {})
+    if "marketing_consent" in snapshot:  # the order's checkout checkbox, as track_order reads it
+        details.setdefault("marketing_consent", snapshot["marketing_consent"])
+    who = upsert_contact(email, details)
+    if name.strip() in consent.ORDER_EVENTS:
+        consent.note_purchase(who)  # an existing customer now: soft opt-in
     return record_event(
         name.strip(),
         who,

@@ -27,8 +27,9 @@ from postpurchase.models import (
 FORMAT_VERSION = 1
 
 
-def _rows(queryset: QuerySet) -> list[dict[str, Any]]:
-    return list(queryset.order_by("pk").values())
+def _rows(queryset: QuerySet, leave_out: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    fields = [f.attname for f in queryset.model._meta.concrete_fields if f.name not in leave_out]
+    return list(queryset.order_by("pk").values(*fields))
 
 
 def message_events(contact: Contact) -> QuerySet:
@@ -48,8 +49,9 @@ def export_contact(contact: Contact) -> dict[str, Any]:
         "consent": _rows(Consent.objects.filter(contact=contact)),
         "consent_history": _rows(ConsentRecord.objects.filter(contact=contact)),
         "events": _rows(Event.objects.filter(contact=contact)),
+        # The lease is the worker's, not the customer's.
         "enrollments": _rows(
-            Enrollment.objects.filter(contact=contact).defer("lease_token", "lease_expires_at")
+            Enrollment.objects.filter(contact=contact), ("lease_token", "lease_expires_at")
         ),
         "messages": _rows(Message.objects.filter(contact=contact)),
         "message_events": _rows(message_events(contact)),

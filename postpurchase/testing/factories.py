@@ -127,6 +127,7 @@ class EmailContentFactory(factory.django.DjangoModelFactory):
         "Hello {{ contact.first_name }}!"
         "{% for item in order.items %} {{ item.name }} x{{ item.qty }}{% endfor %}"
         '{% if unsubscribe_url %} <a href="{{ unsubscribe_url }}">unsubscribe</a>{% endif %}'
+        '{% if preferences_url %} <a href="{{ preferences_url }}">preferences</a>{% endif %}'
         "</mj-text></mj-column></mj-section></mj-body></mjml>"
     )
 

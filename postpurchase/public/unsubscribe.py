@@ -37,14 +37,7 @@ def withdraw(
     contact: Contact, source: str, *, message: Message | None = None, wording: str = ""
 ) -> None:
     """Record marketing consent withdrawn (``source`` as unsubscribe() takes it)."""
-    consent.record(
-        contact,
-        Purpose.MARKETING,
-        ConsentState.WITHDRAWN,
-        SOURCES.get(source, ConsentSource.ADMIN),
-        message=message,
-        wording=wording,
-    )
+    _marketing(contact, ConsentState.WITHDRAWN, source, message=message, wording=wording)
 
 
 def withdraw_many(entries: list[tuple[Contact, str, Message | None]]) -> None:
@@ -59,10 +52,17 @@ def resubscribe(contact: Contact, *, source: str = "admin", wording: str = "") -
     """Clear the unsubscribe: recorded as marketing consent granted by ``source``."""
     Contact.objects.filter(pk=contact.pk).update(unsubscribed_at=None, updated_at=clock.now())
     contact.unsubscribed_at = None
+    _marketing(contact, ConsentState.GRANTED, source, wording=wording)
+
+
+def _marketing(
+    contact: Contact, state: str, source: str, *, message: Message | None = None, wording: str = ""
+) -> None:
     consent.record(
         contact,
         Purpose.MARKETING,
-        ConsentState.GRANTED,
+        state,
         SOURCES.get(source, ConsentSource.ADMIN),
+        message=message,
         wording=wording,
     )

@@ -39,6 +39,21 @@ def expired(request: HttpRequest, template: str, context: dict, language: str | 
         return render(request, template, {**context, "expired": True}, status=410)
 
 
+def invalid_link(request: HttpRequest, template: str, context: dict, limit: ratelimit.Limit):
+    """400 for a bad or unknown token; 429 once the client posted too many. The token is
+    checked first: only bad ones count against the client's address, so junk from a
+    shared address never locks out a customer with a valid link."""
+    if request.method == "POST" and not ratelimit.take(limit, ratelimit.client_address(request)):
+        return render(request, template, {**context, "rate_limited": True}, status=429)
+    return render(request, template, {**context, "invalid": True}, status=400)
+
+
+def contact_link_expired(request: HttpRequest, template: str, context: dict, contact_id: int):
+    """:func:`expired` in the language of the contact a link was made for."""
+    locale = Contact.objects.filter(pk=contact_id).values_list("locale", flat=True).first()
+    return expired(request, template, context, locale)
+
+
 # Every public page is reached from an email by someone who is not logged in:
 # login_not_required keeps them working under LoginRequiredMiddleware (Django 5.1+).
 # CSRF-exempt: RFC 8058 one-click POSTs come from mail providers without a CSRF token;
@@ -52,8 +67,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
         data = read_unsubscribe_token(token)
         contact = Contact.objects.get(pk=data.contact_id)
     except TokenExpired as exc:
-        locale = Contact.objects.filter(pk=exc.data.contact_id).values_list("locale", flat=True)
-        return expired(request, UNSUBSCRIBE_PAGE, context, locale.first())
+        return contact_link_expired(request, UNSUBSCRIBE_PAGE, context, exc.data.contact_id)
     except (signing.BadSignature, Contact.DoesNotExist):
         context["invalid"] = True
         return render(request, UNSUBSCRIBE_PAGE, context, status=400)
@@ -89,14 +103,7 @@ def nps_view(request: HttpRequest, token: str) -> HttpResponse:
         language, locale = found.first() or ("", "")
         return expired(request, NPS_PAGE, context, language or locale)
     except (signing.BadSignature, Message.DoesNotExist):
-        # The token is checked first: only bad ones count against the client's address,
-        # so junk from a shared address never locks out a customer with a valid link.
-        if request.method == "POST" and not ratelimit.take(
-            ratelimit.NPS_BAD_TOKENS, ratelimit.client_address(request)
-        ):
-            return render(request, NPS_PAGE, {**context, "rate_limited": True}, status=429)
-        context["invalid"] = True
-        return render(request, NPS_PAGE, context, status=400)
+        return invalid_link(request, NPS_PAGE, context, ratelimit.NPS_BAD_TOKENS)
     with translation.override(message.language or message.contact.locale or None):
         if request.method == "POST" and not ratelimit.take(ratelimit.NPS_ANSWERS, str(message.pk)):
             return render(request, NPS_PAGE, {**context, "rate_limited": True}, status=429)
@@ -140,15 +147,9 @@ def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
         data = read_preferences_token(token)
         contact = Contact.objects.get(pk=data.contact_id)
     except TokenExpired as exc:
-        locale = Contact.objects.filter(pk=exc.data.contact_id).values_list("locale", flat=True)
-        return expired(request, PREFERENCES_PAGE, context, locale.first())
+        return contact_link_expired(request, PREFERENCES_PAGE, context, exc.data.contact_id)
     except (signing.BadSignature, Contact.DoesNotExist):
-        if request.method == "POST" and not ratelimit.take(
-            ratelimit.PREFERENCES_BAD_TOKENS, ratelimit.client_address(request)
-        ):
-            return render(request, PREFERENCES_PAGE, {**context, "rate_limited": True}, status=429)
-        context["invalid"] = True
-        return render(request, PREFERENCES_PAGE, context, status=400)
+        return invalid_link(request, PREFERENCES_PAGE, context, ratelimit.PREFERENCES_BAD_TOKENS)
     with translation.override(contact.locale or None):
         context.update(
             email=mask_email(contact.email),

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.cache import cache
 from django.core.signing import TimestampSigner
 
 from postpurchase import consent, recipes
@@ -22,16 +21,9 @@ from tests.core.helpers import run_clock
 
 from .helpers import order, outcome, preferences_link, two_flows
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 
 SENT = [("sent", "")]
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -4,20 +4,12 @@ the nps_submitted event, and a change of it alone is a change."""
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 
 from postpurchase.models import Event, NPSResponse
 
 from .helpers import send_survey
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clean_cache():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 
 
 def test_the_opt_in_is_stored_and_in_the_event(frozen, client):

@@ -76,7 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_DIR": None,
     # The shop team's addresses for NotifyStaffStep when the step names none.
     "STAFF_EMAILS": [],
-    # Where promoters are asked to review the shop publicly (nps-promoter-review):
+    # Where NPS respondents who opt in are asked for a public review (nps-promoter-review):
     # [{"name": "Google", "url": "https://g.page/r/.../review"}, ...].
     "REVIEW_PLATFORMS": [],
     # Who a request to a public page comes from, for the attempt limits (see
@@ -88,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     # The Django cache that counts attempts at public pages; share it between processes.
     "ATTEMPT_LIMIT_CACHE": "default",
     # Days a link in an email works, per kind of link (kinds left out keep these).
-    "TOKEN_MAX_AGE_DAYS": {"unsubscribe": 730, "nps": 90, "track": 365},
+    "TOKEN_MAX_AGE_DAYS": {"unsubscribe": 730, "nps": 90, "track": 365, "preferences": 730},
     # postpurchase.contrib.oscar: which Oscar order statuses are which order event,
     # e.g. {"Shipped": "shipped", "Cancelled": "cancelled"}; statuses left out send none.
     "OSCAR_ORDER_STATUSES": {},
@@ -170,6 +170,11 @@ DEFAULTS: dict[str, Any] = {
         "BATCH_SIZE": 1000,
         "MAX_BATCHES": 10,
     },
+    # --- consent (docs/consent.md) ---
+    # The legal basis of marketing email: "soft_opt_in" sends it to contacts who granted
+    # consent and to existing customers until they opt out (EU/UK PECR reg. 22);
+    # "consent" only to contacts who granted it explicitly (Russia, 38-FZ art. 18).
+    "MARKETING_LEGAL_BASIS": "soft_opt_in",
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -183,7 +188,7 @@ HEALTH_SWITCHES = ("PAUSE_ON_COMPLAINTS",)
 RETENTION_DAYS = ("MESSAGE_EVENTS_DAYS", "EVENTS_DAYS")
 
 #: The kinds of signed links in emails, each with its own salt and maximum age.
-TOKEN_KINDS = ("unsubscribe", "nps", "track")
+TOKEN_KINDS = ("unsubscribe", "nps", "track", "preferences")
 
 BRAND_DEFAULTS: dict[str, Any] = {
     "name": "Our shop",
@@ -202,6 +207,7 @@ _CHOICES = {
     "SIGNAL_ERRORS": ("log", "raise"),
     "UNKNOWN_OUTCOME": ("resend", "hold"),
     "CURRENCY_DISPLAY": ("symbol", "code"),
+    "MARKETING_LEGAL_BASIS": ("soft_opt_in", "consent"),
 }
 TAG_KINDS = ("category", "flow", "step", "template")
 _POSITIVE_INTS = (

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from postpurchase import signals
+from postpurchase import consent, signals
 from postpurchase.adapters import (
     adapter_user,
     clean_snapshot,
@@ -66,7 +66,8 @@ def track(
     exit event. ``data`` must be JSON-serializable (templates see it as ``event``);
     an order snapshot under ``data["order"]`` becomes the enrollment's snapshot, which
     templates see as ``order``.
-    ``contact`` may carry first_name, last_name, locale and timezone.
+    ``contact`` may carry first_name, last_name, locale and timezone, and
+    ``marketing_consent`` (see docs/consent.md).
     """
     if not isinstance(name, str) or not name.strip() or len(name) > _NAME_MAX or "\x00" in name:
         raise InvalidEventError(
@@ -95,7 +96,12 @@ def track(
         raise InvalidEventError(str(exc)) from exc
     ref = clean_ref(object_ref(obj), "ref (the object)") if obj is not None else ""
     order_ref = clean_ref(order_ref or snapshot.get("ref") or "", "order_ref")
-    who = upsert_contact(email, contact)
+    details = dict(contact or {})
+    if "marketing_consent" in snapshot:  # the order's checkout checkbox, as track_order reads it
+        details.setdefault("marketing_consent", snapshot["marketing_consent"])
+    who = upsert_contact(email, details)
+    if name.strip() in consent.ORDER_EVENTS:
+        consent.note_purchase(who)  # an existing customer now: soft opt-in
     return record_event(
         name.strip(),
         who,
@@ -115,6 +121,8 @@ def track_order(name: str, order: Any, data: dict[str, Any] | None = None) -> Ev
     snapshot.setdefault("ref", ref)
     user = adapter_user(adapter, order, snapshot["email"])
     contact = upsert_contact(snapshot["email"], snapshot, user=user)
+    if name in consent.ORDER_EVENTS:
+        consent.note_purchase(contact)  # an existing customer now: soft opt-in
     return record_event(name, contact, ref=ref, order_ref=ref, data=data, snapshot=snapshot)
 
 

@@ -106,6 +106,13 @@ nps_submitted = Signal()
 health_alert = Signal()
 #: provides args: incident. Sent once when a check finds the incident gone.
 health_resolved = Signal()
+#: provides args: contact, record (postpurchase.models.ConsentRecord: purpose, state or
+#: frequency, source, wording). Sent after commit for each change of consent or of the
+#: chosen email frequency (checkout, preference centre, unsubscribe, ESP report, admin).
+consent_changed = Signal()
+#: provides args: contact_id (int: the contact no longer exists), digest (str: the
+#: address's keyed hash now on the erased list), counts (dict: rows deleted by model)
+contact_erased = Signal()
 
 #: provides args: coupon (postpurchase.models.Coupon). Sent after commit, once per
 #: code, right after the adapter's ``mirror_coupon``.

@@ -11,4 +11,5 @@ urlpatterns = [
     path("nps/<str:token>/", views.nps_view, name="nps"),
     path("track/open/<str:token>/", views.track_open_view, name="track_open"),
     path("track/click/<str:token>/", views.track_click_view, name="track_click"),
+    path("preferences/<str:token>/", views.preferences_view, name="preferences"),
 ]

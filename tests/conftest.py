@@ -51,6 +51,16 @@ def _postpurchase_test_settings(settings):
 
 
 @pytest.fixture
+def clean_cache():
+    """An empty cache before and after: the attempt limits of the public pages count in it."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
 def frozen():
     """A simulated clock frozen at a fixed moment; advance it with ``frozen.advance()``."""
     with clock.frozen_at(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) as simulated:

@@ -14,7 +14,7 @@ from django.utils.crypto import salted_hmac
 from postpurchase.adapters import BaseAdapter
 from postpurchase.conf import site_url
 
-from .models import Order, OrderItem, Product, Review
+from .models import MARKETING_WORDING, Order, OrderItem, Product, Review
 from .tips import category_tips
 
 # The shop keeps no timezone per customer; the language is a good enough guess for
@@ -116,6 +116,13 @@ class ShopAdapter(BaseAdapter):
             "tracking_url": order.tracking_url,
             "order_url": absolute(order.shareable_url()),
             "referral_url": referral_url(order.email),
+            # The ticked box is an explicit consent, recorded with its wording; an
+            # unticked one says nothing (the order is then a soft opt-in).
+            **(
+                {"marketing_consent": {"granted": True, "wording": MARKETING_WORDING}}
+                if order.marketing_opt_in
+                else {}
+            ),
         }
 
     def review_snapshot(self, review: Review) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class Customer:
     shipping_address: str = ""
     shipping_method: str = Order.ShippingMethod.COURIER
     payment_method: str = Order.PaymentMethod.CARD
+    marketing_opt_in: bool = False
 
 
 def shipping_cost(method: str, subtotal: Decimal) -> Decimal:
@@ -140,6 +141,7 @@ def place_order(
             shipping_address=customer.shipping_address,
             shipping_method=customer.shipping_method,
             payment_method=customer.payment_method,
+            marketing_opt_in=customer.marketing_opt_in,
             subtotal=subtotal,
             shipping_cost=cost,
             discount=discount,

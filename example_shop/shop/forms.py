@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from .checkout import Customer
-from .models import Order, Review
+from .models import MARKETING_WORDING, Order, Review
 
 
 class CheckoutForm(forms.Form):
@@ -28,6 +28,7 @@ class CheckoutForm(forms.Form):
         required=False,
         help_text="From one of our emails, e.g. THANKS-ABCD2345EFGH.",
     )
+    marketing_opt_in = forms.BooleanField(label=MARKETING_WORDING, required=False)
 
     def clean(self) -> dict:
         data = super().clean()
@@ -46,6 +47,7 @@ class CheckoutForm(forms.Form):
             shipping_address=d["shipping_address"],
             shipping_method=d["shipping_method"],
             payment_method=d["payment_method"],
+            marketing_opt_in=d["marketing_opt_in"],
         )
 
 

@@ -62,6 +62,10 @@ class Product(models.Model):
         return reverse("shop:product", args=[self.slug])
 
 
+#: The text next to the checkout's marketing checkbox, recorded with the consent.
+MARKETING_WORDING = "Email me offers, product tips and review requests. Unsubscribe at any time."
+
+
 class Order(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New"
@@ -113,6 +117,9 @@ class Order(models.Model):
     shipping_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     discount = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     coupon_code = models.CharField(max_length=48, blank=True)
+    # The checkout's "email me offers" box, as ticked (postpurchase records it with the
+    # wording as consent to marketing email).
+    marketing_opt_in = models.BooleanField(default=False)
     total = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default=default_currency)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

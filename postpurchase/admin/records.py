@@ -10,9 +10,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase import engine
+from postpurchase.admin.dataprotection import (
+    ConsentInline,
+    ConsentRecordInline,
+    DataProtectionActions,
+)
 from postpurchase.admin.logs import LogAdmin, ReadOnlyInline
 from postpurchase.admin.orders import order_cell, with_order_numbers
 from postpurchase.admin.tracking import MessageEventInline
+from postpurchase.dataprotection import suppression
 from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.flows.event_names import label as event_label
@@ -29,16 +35,19 @@ SUPPRESSION_REASONS = {
     "hard_bounce": _("Hard bounce reported by the ESP"),
     "invalid": _("Address rejected as invalid by the ESP"),
     "complaint": _("Spam complaint reported by the ESP"),
+    "erased": _("Address of an erased contact"),
 }
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(DataProtectionActions, admin.ModelAdmin):
+    inlines = [ConsentInline, ConsentRecordInline]
     list_display = [
         "email",
         "first_name",
         "last_name",
         "locale",
+        "email_frequency",
         "unsubscribed_at",
         "suppressed_at",
         "suppression",
@@ -94,7 +103,7 @@ class ContactAdmin(admin.ModelAdmin):
     # Set from the ESP's bounce and complaint reports (postpurchase.tracking).
     exclude = ["suppression_reason"]
 
-    actions = ["lift_suppression"]
+    actions = ["lift_suppression", "export_contact_data", "erase_contacts", "lift_erasure"]
 
     @admin.action(
         description=_("Lift the suppression of the selected contacts"), permissions=["change"]
@@ -105,6 +114,8 @@ class ContactAdmin(admin.ModelAdmin):
         lifted = list(queryset.filter(suppressed_at__isnull=False))
         for contact in lifted:
             reason = contact.suppression_reason
+            if reason == suppression.REASON:
+                suppression.lift(contact)  # off the erased list too
             contact.suppressed_at, contact.suppression_reason = None, ""
             contact.save(update_fields=["suppressed_at", "suppression_reason", "updated_at"])
             self.log_change(

@@ -13,7 +13,7 @@ from postpurchase.coupons import issue_for_message
 from postpurchase.email.rendering import RenderedEmail, render_template
 from postpurchase.engine.context import Batch, StepContext
 from postpurchase.exceptions import AdapterCallError, TemplateRenderError
-from postpurchase.public.tokens import unsubscribe_url
+from postpurchase.public.tokens import preferences_url, unsubscribe_url
 
 if TYPE_CHECKING:
     from postpurchase.models import EmailStep, Message
@@ -80,6 +80,7 @@ def email_context(
         "event": event,
         "is_marketing": marketing,
         "unsubscribe_url": unsubscribe_url(ctx.contact.pk, message.pk) if marketing else "",
+        "preferences_url": preferences_url(ctx.contact.pk, message.pk) if marketing else "",
         "message_id": str(message.pk),
         "coupon": coupon,
     }

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from postpurchase import clock
+from postpurchase import clock, consent
 from postpurchase.delivery.batch import Job, deliver
 from postpurchase.delivery.compose import build_email
 from postpurchase.delivery.content import message_step, render_message
@@ -89,6 +89,11 @@ def _jobs(messages: list[Message], batch: Batch) -> Iterator[Job]:
         message.enrollment.contact = contact
         if not contact.accepts(message.category):
             job.outcome = Outcome("suppressed", "unsubscribed")
+            yield job
+            continue
+        refused = consent.refusals(step, [contact]).get(contact.pk)
+        if refused:
+            job.outcome = Outcome("suppressed", refused)
             yield job
             continue
         try:

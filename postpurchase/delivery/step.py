@@ -16,7 +16,7 @@ from anymail.exceptions import AnymailInvalidAddress
 from django.db import transaction
 from django.db.models import Q
 
-from postpurchase import clock, pacing
+from postpurchase import clock, consent, pacing
 from postpurchase.conf import get_setting
 from postpurchase.delivery import errors
 from postpurchase.delivery.batch import Job, deliver
@@ -53,9 +53,15 @@ def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepR
     messages = ensure_messages(step, contexts)
     now = contexts[0].now
     results: dict[int, StepResult] = {}
+    # Consent, chosen frequency and the erased list, for the whole batch at once.
+    refused = consent.refusals(step, [ctx.contact for ctx in contexts])
     paces = pacing.plan(
         step,
-        [ctx for ctx in contexts if _paced(messages[ctx.enrollment.pk], ctx, step)],
+        [
+            ctx
+            for ctx in contexts
+            if ctx.contact.pk not in refused and _paced(messages[ctx.enrollment.pk], ctx, step)
+        ],
         messages,
         now,
         cache=contexts[0].batch.cache,
@@ -64,7 +70,14 @@ def send_step_emails(step: EmailStep, contexts: list[StepContext]) -> list[StepR
     def jobs() -> Iterator[Job]:
         for index, ctx in enumerate(contexts):
             message = messages[ctx.enrollment.pk]
-            job = prepare(step, ctx, message, index, pace=paces.get(ctx.enrollment.pk))
+            job = prepare(
+                step,
+                ctx,
+                message,
+                index,
+                refused.get(ctx.contact.pk),
+                pace=paces.get(ctx.enrollment.pk),
+            )
             if isinstance(job, StepResult):
                 results[index] = job
             else:
@@ -137,10 +150,13 @@ def prepare(
     ctx: StepContext,
     message: Message,
     index: int,
+    refused: str | None = None,
     pace: pacing.Pace | None = None,
 ) -> Job | StepResult:
     """The job that sends (or records) this enrollment's email, or the step's result
-    when there is nothing to send. ``pace`` (marketing) says whether it may go now."""
+    when there is nothing to send. ``refused`` is why consent forbids it (see
+    ``consent.refusals``): the message is recorded suppressed with that reason.
+    ``pace`` (marketing) says whether it may go now."""
     if message.status in DONE:
         return Next()
     job = Job(message=message, enrollment_id=ctx.enrollment.pk, index=index)
@@ -160,6 +176,9 @@ def prepare(
     if not contact.accepts(step.category):
         reason = "suppressed" if contact.suppressed_at else "unsubscribed"
         job.outcome = Outcome("suppressed", reason)
+        return job
+    if refused:
+        job.outcome = Outcome("suppressed", refused)
         return job
     if pace is not None and pace.hold is not None:
         # Held back before rendering: no coupon issued, nothing rendered for nothing.

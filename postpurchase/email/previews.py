@@ -85,6 +85,7 @@ def sample_context(snapshot: dict[str, Any], category: str) -> dict[str, Any]:
         "event": {},
         "is_marketing": category == "marketing",
         "unsubscribe_url": site_url() + "/unsubscribe/sample/" if category == "marketing" else "",
+        "preferences_url": site_url() + "/preferences/sample/" if category == "marketing" else "",
         "message_id": "00000000-0000-0000-0000-000000000000",
     }
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
-from postpurchase import clock, signals
+from postpurchase import clock, consent, signals
 from postpurchase.adapters import contact_details
+from postpurchase.dataprotection import suppression
 from postpurchase.engine.dispatch import wake_on_commit
 from postpurchase.flows.trigger_filters import passes as passes_filter
 from postpurchase.models import Contact, DelayStep, Enrollment, Event, Flow, normalize_email
@@ -21,13 +22,20 @@ def upsert_contact(email: str, details: dict[str, Any] | None = None, user: Any 
     """Get or create the contact for ``email`` and refresh its names, locale, time
     zone and shop user (the latest order wins; no ``user`` keeps the one it has). A
     value Contact cannot hold is normalised or left out with a warning naming the field
-    (see ``adapters.contact_details``)."""
+    (see ``adapters.contact_details``). ``details["marketing_consent"]`` (the shop's
+    checkout checkbox) is recorded in the consent history (``consent.parse_shop_consent``).
+    A new contact whose address was erased is created suppressed."""
     address = normalize_email(email)
-    updates = contact_details(details or {})
+    details = details or {}
+    updates = contact_details(details)
+    given = consent.parse_shop_consent(details.get("marketing_consent"))
     contact, created = Contact.objects.get_or_create(
         email=address, defaults={**updates, "user": user}
     )
-    if not created:
+    if created:
+        # An erased customer who comes back is not mailed until staff lift the block.
+        suppression.block_if_erased(contact)
+    else:
         changed = {f: v for f, v in updates.items() if getattr(contact, f) != v}
         if user is not None and contact.user_id != user.pk:
             changed["user"] = user
@@ -35,6 +43,8 @@ def upsert_contact(email: str, details: dict[str, Any] | None = None, user: Any 
             for f, v in changed.items():
                 setattr(contact, f, v)
             contact.save(update_fields=[*changed, "updated_at"])
+    if given is not None:
+        consent.apply_shop_consent(contact, given)
     return contact
 
 
@@ -110,6 +120,9 @@ def enroll(event: Event) -> list[Enrollment]:
     surrounding transaction commits.
     """
     created: list[Enrollment] = []
+    if event.contact.suppression_reason == suppression.REASON:
+        logger.info("contact %s is on the erased list: not enrolled", event.contact_id)
+        return created
     flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
         if not passes_filter(flow, event.snapshot, event.contact, event.data):

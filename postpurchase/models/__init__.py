@@ -1,6 +1,14 @@
 """Models: one module per concept."""
 
-from postpurchase.models.contacts import Contact, normalize_email
+from postpurchase.models.consent import (
+    Consent,
+    ConsentRecord,
+    ConsentSource,
+    ConsentState,
+    ErasedAddress,
+    Purpose,
+)
+from postpurchase.models.contacts import Contact, EmailFrequency, normalize_email
 from postpurchase.models.coupons import Coupon, CouponPolicy, CouponRedemption
 from postpurchase.models.email_templates import EmailContent, EmailTemplate
 from postpurchase.models.enrollments import Enrollment
@@ -14,6 +22,7 @@ from postpurchase.models.steps import (
     ConditionStep,
     DelayStep,
     EmailStep,
+    MarketingTopic,
     NotifyStaffStep,
     SignalStep,
     Step,
@@ -22,23 +31,31 @@ from postpurchase.models.tracking import MessageEvent
 
 __all__ = [
     "ConditionStep",
+    "Consent",
+    "ConsentRecord",
+    "ConsentSource",
+    "ConsentState",
     "Contact",
     "Coupon",
     "CouponPolicy",
     "CouponRedemption",
     "DelayStep",
     "EmailContent",
+    "EmailFrequency",
     "EmailStep",
     "EmailTemplate",
     "Enrollment",
+    "ErasedAddress",
     "Event",
     "Flow",
     "Incident",
+    "MarketingTopic",
     "Message",
     "MessageEvent",
     "NPSResponse",
     "NPSStep",
     "NotifyStaffStep",
+    "Purpose",
     "SignalStep",
     "Step",
     "StepRecord",

@@ -74,6 +74,10 @@ class Contact(models.Model):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        permissions = [
+            ("export_contact_data", _("Can export everything about a contact (JSON)")),
+            ("erase_contact", _("Can erase a contact (and block the address)")),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -83,6 +83,9 @@ class NPSResponse(models.Model):
     categories = models.JSONField(_("product categories"), default=list, blank=True)
     score = models.PositiveSmallIntegerField(_("score"), validators=[MaxValueValidator(10)])
     comment = models.TextField(_("comment"), blank=True)
+    # The respondent ticked "I'd like to write a public review": whatever the score, the
+    # review follow-up goes to them (no review gating).
+    review_opt_in = models.BooleanField(_("wants to write a public review"), default=False)
     category = models.CharField(_("category"), max_length=10, choices=Category.choices)
     created_at = models.DateTimeField(_("answered at"), db_index=True)
     updated_at = models.DateTimeField(_("changed at"))

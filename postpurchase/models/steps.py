@@ -365,6 +365,14 @@ def _describe(span: timedelta) -> str:
     return " ".join(parts)
 
 
+class MarketingTopic(models.TextChoices):
+    """The marketing sub-categories a customer can opt out of one by one."""
+
+    OFFERS = "offers", _("Offers and discounts")
+    REVIEWS = "reviews", _("Reviews and surveys")
+    TIPS = "tips", _("Product tips")
+
+
 class EmailStep(Step):
     """Send one email (an :class:`EmailTemplate`, in the contact's language)."""
 
@@ -380,6 +388,19 @@ class EmailStep(Step):
     )
     category = models.CharField(
         _("category"), max_length=15, choices=Category.choices, default=Category.MARKETING
+    )
+    # Which marketing sub-category the email belongs to: a customer who turns that
+    # category off in the preference centre is not sent it. Ignored for transactional.
+    topic = models.CharField(
+        _("marketing topic"),
+        max_length=10,
+        choices=MarketingTopic.choices,
+        default=MarketingTopic.OFFERS,
+        blank=True,
+        help_text=_(
+            "The kind of marketing email this is. Customers can turn each kind off on "
+            "their preferences page. Empty: marketing in general."
+        ),
     )
     coupon_policy = models.ForeignKey(
         "postpurchase.CouponPolicy",

@@ -4,7 +4,7 @@ The survey email's eleven links (0-10) carry a token signed for its message; fol
 one only shows the landing page (mail scanners open every link). The answer is recorded
 by a POST, at most one per message: answering again changes the same row. Each new or
 changed answer sends ``nps_submitted`` and records an ``nps_submitted`` event, with
-``{"score", "category", "comment"}`` as its data, which flows trigger on (filter
+``{"score", "category", "comment", "review_opt_in"}`` as its data, which flows trigger on (filter
 ``event_data``: ``category == detractor``, ``score <= 6``, ...).
 """
 
@@ -79,9 +79,14 @@ def order_categories(snapshot: dict[str, Any]) -> list[str]:
     return found
 
 
-def record_answer(message: Message, score: int, comment: str = "") -> tuple[NPSResponse, bool]:
+def record_answer(
+    message: Message, score: int, comment: str = "", review_opt_in: bool = False
+) -> tuple[NPSResponse, bool]:
     """Record (or change) the answer to ``message``'s survey. Returns the response and
-    whether anything changed; a change sends ``nps_submitted`` and records the event."""
+    whether anything changed; a change sends ``nps_submitted`` and records the event.
+    ``review_opt_in``: the respondent would write a public review, whatever the score
+    (the review follow-up filters on it, not on the score: no review gating)."""
+    review_opt_in = bool(review_opt_in)
     category = category_for(score)
     comment = (comment or "").strip()[:COMMENT_MAX]
     now = clock.now()
@@ -106,15 +111,23 @@ def record_answer(message: Message, score: int, comment: str = "") -> tuple[NPSR
                 score=score,
                 comment=comment,
                 category=category,
+                review_opt_in=review_opt_in,
                 created_at=now,
                 updated_at=now,
             )
-        elif (response.score, response.comment) == (score, comment):
+        elif (response.score, response.comment, response.review_opt_in) == (
+            score,
+            comment,
+            review_opt_in,
+        ):
             return response, False
         else:
             response.score, response.comment, response.category = score, comment, category
+            response.review_opt_in = review_opt_in
             response.updated_at = now
-            response.save(update_fields=["score", "comment", "category", "updated_at"])
+            response.save(
+                update_fields=["score", "comment", "category", "review_opt_in", "updated_at"]
+            )
         record_event(
             EVENT,
             message.contact,
@@ -124,6 +137,7 @@ def record_answer(message: Message, score: int, comment: str = "") -> tuple[NPSR
                 "score": score,
                 "category": category,
                 "comment": comment,
+                "review_opt_in": review_opt_in,
                 "response_id": response.pk,
                 "response_url": response_admin_url(response),
             },

@@ -1,4 +1,5 @@
-"""Attempt limits for the public endpoints (the NPS survey, coupon codes at checkout).
+"""Attempt limits for the public endpoints (the NPS survey, the preference centre,
+coupon codes at checkout).
 
 Counting is one atomic ``cache.incr`` per attempt, made *before* the attempt goes
 ahead, so concurrent attempts cannot all slip under the limit: of 50 requests at once
@@ -46,6 +47,10 @@ class Limit:
 NPS_BAD_TOKENS = Limit("nps-bad-token", attempts=20, window=600)
 #: Answers posted to one survey link, from anywhere: each change sends nps_submitted.
 NPS_ANSWERS = Limit("nps-answer", attempts=20, window=600)
+#: POSTs with a bad or unknown preference-centre token, per client address.
+PREFERENCES_BAD_TOKENS = Limit("preferences-bad-token", attempts=20, window=600)
+#: Changes posted from one contact's preference centre, from anywhere.
+PREFERENCES_CHANGES = Limit("preferences-change", attempts=20, window=600)
 #: Coupon codes tried and refused, per client address (see postpurchase.coupons).
 COUPON_CODES = Limit("coupon-code", attempts=10, window=600)
 

@@ -1,5 +1,5 @@
-"""Signed tokens for the public links in emails (unsubscribe, NPS survey, first-party
-tracking of opens and clicks), made with
+"""Signed tokens for the public links in emails (unsubscribe, NPS survey, preference
+centre, first-party tracking of opens and clicks), made with
 ``django.core.signing``.
 
 Each kind has its own salt, so one kind's token is refused by another's page, and its
@@ -28,7 +28,13 @@ from postpurchase.conf import site_url, token_max_age_days
 UNSUBSCRIBE_SALT = "postpurchase.unsubscribe"
 NPS_SALT = "postpurchase.nps"
 TRACK_SALT = "postpurchase.track"
-SALTS = {"unsubscribe": UNSUBSCRIBE_SALT, "nps": NPS_SALT, "track": TRACK_SALT}
+PREFERENCES_SALT = "postpurchase.preferences"
+SALTS = {
+    "unsubscribe": UNSUBSCRIBE_SALT,
+    "nps": NPS_SALT,
+    "track": TRACK_SALT,
+    "preferences": PREFERENCES_SALT,
+}
 
 #: The largest primary key a 64-bit integer column holds; larger ids are malformed.
 MAX_ID = 2**63 - 1
@@ -108,16 +114,20 @@ class UnsubscribeToken:
     message_id: str | None
 
 
-def make_unsubscribe_token(contact_id: int, message_id: str | None = None) -> str:
+def _contact_link_token(kind: str, contact_id: int, message_id: str | None) -> str:
     payload: dict[str, Any] = {"c": contact_id}
     if message_id:
         payload["m"] = str(message_id)
-    return make_token("unsubscribe", payload, compress=True)
+    return make_token(kind, payload, compress=True)
 
 
-def _unsubscribe_data(data: Any) -> UnsubscribeToken:
+def make_unsubscribe_token(contact_id: int, message_id: str | None = None) -> str:
+    return _contact_link_token("unsubscribe", contact_id, message_id)
+
+
+def _contact_link_data(data: Any) -> UnsubscribeToken:
     if not isinstance(data, dict):
-        raise signing.BadSignature("Malformed unsubscribe token")
+        raise signing.BadSignature("Malformed token")
     message_id = data.get("m")
     return UnsubscribeToken(
         contact_id=parse_id(data.get("c")),
@@ -128,7 +138,7 @@ def _unsubscribe_data(data: Any) -> UnsubscribeToken:
 def read_unsubscribe_token(token: str) -> UnsubscribeToken:
     """Raise ``signing.BadSignature`` for a tampered, foreign or malformed token, and
     :class:`TokenExpired` for one past ``TOKEN_MAX_AGE_DAYS["unsubscribe"]``."""
-    return read_token("unsubscribe", token, _unsubscribe_data)
+    return read_token("unsubscribe", token, _contact_link_data)
 
 
 def unsubscribe_url(contact_id: int, message_id: str | None = None) -> str:
@@ -205,3 +215,22 @@ def track_click_url(message_id: Any, url: str, *, honeypot: bool = False) -> str
     """Absolute URL that records a click of the message and redirects to ``url``."""
     token = make_track_token(message_id, url, honeypot=honeypot)
     return site_url() + reverse("postpurchase:track_click", args=[token])
+
+
+# --- preference centre ------------------------------------------------------------------
+
+
+def make_preferences_token(contact_id: int, message_id: str | None = None) -> str:
+    return _contact_link_token("preferences", contact_id, message_id)
+
+
+def read_preferences_token(token: str) -> UnsubscribeToken:
+    """The contact (and email) a preference-centre link was made for; like
+    :func:`read_unsubscribe_token`, with ``TOKEN_MAX_AGE_DAYS["preferences"]``."""
+    return read_token("preferences", token, _contact_link_data)
+
+
+def preferences_url(contact_id: int, message_id: str | None = None) -> str:
+    """Absolute URL of the preference centre (GET shows it, POST saves the choices)."""
+    token = make_preferences_token(contact_id, message_id)
+    return site_url() + reverse("postpurchase:preferences", args=[token])

@@ -13,11 +13,12 @@ from django.views.decorators.http import require_http_methods
 
 from postpurchase import nps
 from postpurchase.conf import brand
-from postpurchase.models import Contact, Message, NPSResponse
-from postpurchase.public import ratelimit
+from postpurchase.models import Contact, EmailFrequency, MarketingTopic, Message, NPSResponse
+from postpurchase.public import preferences, ratelimit
 from postpurchase.public.tokens import (
     TokenExpired,
     read_nps_token,
+    read_preferences_token,
     read_track_token,
     read_unsubscribe_token,
 )
@@ -26,6 +27,7 @@ from postpurchase.tracking.firstparty import record_hit
 
 UNSUBSCRIBE_PAGE = "postpurchase/pages/unsubscribe.html"
 NPS_PAGE = "postpurchase/pages/nps.html"
+PREFERENCES_PAGE = "postpurchase/pages/preferences.html"
 
 
 def mask_email(email: str) -> str:
@@ -37,6 +39,21 @@ def expired(request: HttpRequest, template: str, context: dict, language: str | 
     """410: the link was genuine but is past its kind's TOKEN_MAX_AGE_DAYS."""
     with translation.override(language or None):
         return render(request, template, {**context, "expired": True}, status=410)
+
+
+def invalid_link(request: HttpRequest, template: str, context: dict, limit: ratelimit.Limit):
+    """400 for a bad or unknown token; 429 once the client posted too many. The token is
+    checked first: only bad ones count against the client's address, so junk from a
+    shared address never locks out a customer with a valid link."""
+    if request.method == "POST" and not ratelimit.take(limit, ratelimit.client_address(request)):
+        return render(request, template, {**context, "rate_limited": True}, status=429)
+    return render(request, template, {**context, "invalid": True}, status=400)
+
+
+def contact_link_expired(request: HttpRequest, template: str, context: dict, contact_id: int):
+    """:func:`expired` in the language of the contact a link was made for."""
+    locale = Contact.objects.filter(pk=contact_id).values_list("locale", flat=True).first()
+    return expired(request, template, context, locale)
 
 
 # Every public page is reached from an email by someone who is not logged in:
@@ -52,8 +69,7 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
         data = read_unsubscribe_token(token)
         contact = Contact.objects.get(pk=data.contact_id)
     except TokenExpired as exc:
-        locale = Contact.objects.filter(pk=exc.data.contact_id).values_list("locale", flat=True)
-        return expired(request, UNSUBSCRIBE_PAGE, context, locale.first())
+        return contact_link_expired(request, UNSUBSCRIBE_PAGE, context, exc.data.contact_id)
     except (signing.BadSignature, Contact.DoesNotExist):
         context["invalid"] = True
         return render(request, UNSUBSCRIBE_PAGE, context, status=400)
@@ -89,31 +105,33 @@ def nps_view(request: HttpRequest, token: str) -> HttpResponse:
         language, locale = found.first() or ("", "")
         return expired(request, NPS_PAGE, context, language or locale)
     except (signing.BadSignature, Message.DoesNotExist):
-        # The token is checked first: only bad ones count against the client's address,
-        # so junk from a shared address never locks out a customer with a valid link.
-        if request.method == "POST" and not ratelimit.take(
-            ratelimit.NPS_BAD_TOKENS, ratelimit.client_address(request)
-        ):
-            return render(request, NPS_PAGE, {**context, "rate_limited": True}, status=429)
-        context["invalid"] = True
-        return render(request, NPS_PAGE, context, status=400)
+        return invalid_link(request, NPS_PAGE, context, ratelimit.NPS_BAD_TOKENS)
     with translation.override(message.language or message.contact.locale or None):
         if request.method == "POST" and not ratelimit.take(ratelimit.NPS_ANSWERS, str(message.pk)):
             return render(request, NPS_PAGE, {**context, "rate_limited": True}, status=429)
         response = NPSResponse.objects.filter(message=message).first()
         score = nps.parse_score(request.GET.get("score"))
         comment = response.comment if response else ""
+        review_opt_in = response.review_opt_in if response else False
         if request.method == "POST":
             score = nps.parse_score(request.POST.get("score"))
             comment = request.POST.get("comment", "")
+            review_opt_in = bool(request.POST.get("review_opt_in"))
             if score is None:
-                context.update(error=True, comment=comment[: nps.COMMENT_MAX])
+                context.update(
+                    error=True, comment=comment[: nps.COMMENT_MAX], review_opt_in=review_opt_in
+                )
                 return render(request, NPS_PAGE, context, status=400)
-            response, _changed = nps.record_answer(message, score, comment)
+            response, _changed = nps.record_answer(message, score, comment, review_opt_in)
             context["done"] = True
         elif score is None and response is not None:
             score = response.score
-        context.update(selected=score, comment=comment, answered=response is not None)
+        context.update(
+            selected=score,
+            comment=comment,
+            review_opt_in=review_opt_in,
+            answered=response is not None,
+        )
         return render(request, NPS_PAGE, context)
 
 
@@ -158,3 +176,53 @@ def track_click_view(request: HttpRequest, token: str) -> HttpResponse:
     if counted:
         record_hit(request, link)
     return HttpResponseRedirect(link.url, headers=NO_STORE)
+
+
+# --- preference centre -------------------------------------------------------------------
+
+
+# CSRF-exempt like the other pages: the signed per-contact token authorises the POST.
+@login_not_required
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def preferences_view(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows the customer's choices; only POST changes them."""
+    context = {"brand": brand(), "form_action": request.path}
+    try:
+        data = read_preferences_token(token)
+        contact = Contact.objects.get(pk=data.contact_id)
+    except TokenExpired as exc:
+        return contact_link_expired(request, PREFERENCES_PAGE, context, exc.data.contact_id)
+    except (signing.BadSignature, Contact.DoesNotExist):
+        return invalid_link(request, PREFERENCES_PAGE, context, ratelimit.PREFERENCES_BAD_TOKENS)
+    with translation.override(contact.locale or None):
+        context.update(
+            email=mask_email(contact.email),
+            intro=preferences.intro(),
+            topics=MarketingTopic.choices,
+            frequencies=EmailFrequency.choices,
+        )
+        status = 200
+        if request.method == "POST":
+            if not ratelimit.take(ratelimit.PREFERENCES_CHANGES, str(contact.pk)):
+                return render(
+                    request, PREFERENCES_PAGE, {**context, "rate_limited": True}, status=429
+                )
+            message = None
+            if data.message_id:
+                message = Message.objects.filter(pk=data.message_id, contact=contact).first()
+            if request.POST.get("unsubscribe_all"):
+                preferences.unsubscribe_all(contact, message=message)
+                context["done"] = "unsubscribed"
+            else:
+                choice = preferences.parse(
+                    request.POST.getlist("topics"), request.POST.get("frequency")
+                )
+                if choice is None:
+                    context["error"] = True
+                    status = 400
+                else:
+                    preferences.save(contact, choice, message=message)
+                    context["done"] = "saved" if choice.subscribed else "unsubscribed"
+        context["choice"] = preferences.current(contact)
+        return render(request, PREFERENCES_PAGE, context, status=status)

@@ -1,7 +1,9 @@
-"""NPS (domain E5): ask how likely the customer is to recommend the shop, then branch by
-the answer: detractors are reported to customer service, promoters are asked for a
-public review. The answer is the ``nps_submitted`` event; the two follow-ups filter it
-on its data (``category``)."""
+"""NPS (domain E5): ask how likely the customer is to recommend the shop, then follow
+up: detractors are reported to customer service, and every respondent who ticks "I
+would like to write a public review" gets the review links, whatever the score (asking
+only happy customers is review gating, which Google's policy forbids; docs/consent.md).
+The answer is the ``nps_submitted`` event; the follow-ups filter it on its data
+(``category``, ``review_opt_in``)."""
 
 from django.utils.translation import gettext_noop as _
 
@@ -12,8 +14,9 @@ NPS_SURVEY = {
     "name": _("NPS survey"),
     "description": _(
         "10 days after the order is delivered, asks how likely the customer is to "
-        "recommend the shop (0-10). The answer starts the detractor alert or the "
-        "promoter review request. Stops if the order is refunded."
+        "recommend the shop (0-10). The answer starts the detractor alert and, for "
+        "respondents who ask for it, the public review request. Stops if the order is "
+        "refunded."
     ),
     "trigger": "order_delivered",
     "reentry": "once_per_order",
@@ -31,6 +34,7 @@ NPS_SURVEY = {
             "type": "nps",
             "template": "nps-survey",
             "category": "marketing",
+            "topic": "reviews",
             "name": "How likely are you to recommend us?",
         },
     ],
@@ -81,19 +85,20 @@ NPS_DETRACTOR_ALERT = {
 
 NPS_PROMOTER_REVIEW = {
     "slug": "nps-promoter-review",
-    "name": _("NPS: promoter review request"),
+    "name": _("NPS: public review request"),
     "description": _(
-        "When a customer answers the NPS survey with 9 or 10, thanks them and asks for a "
-        'public review on the platforms of POSTPURCHASE["REVIEW_PLATFORMS"].'
+        "When a respondent of the NPS survey, whatever their score, ticks that they would "
+        "write a public review, sends them the links to the platforms of "
+        'POSTPURCHASE["REVIEW_PLATFORMS"]. No reward: the same email for every score.'
     ),
     "trigger": "nps_submitted",
     "reentry": "once_per_order",
     "exit_events": ["order_refunded"],
     "filter_condition": "event_data",
-    "filter_field": "category",
+    "filter_field": "review_opt_in",
     "filter_operator": "==",
-    "filter_value": "promoter",
-    "templates": {"nps-promoter-review": "NPS promoter review request"},
+    "filter_value": "true",
+    "templates": {"nps-promoter-review": "NPS public review request"},
     "steps": [
         {
             "type": "delay",
@@ -106,6 +111,7 @@ NPS_PROMOTER_REVIEW = {
             "type": "email",
             "template": "nps-promoter-review",
             "category": "marketing",
+            "topic": "reviews",
             "name": "Share it publicly",
         },
     ],

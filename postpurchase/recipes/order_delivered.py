@@ -18,6 +18,7 @@ ORDER_DELIVERED = {
             "type": "email",
             "template": "order-delivered",
             "category": "transactional",
+            "topic": "",
             "name": "Your order has arrived",
         },
     ],

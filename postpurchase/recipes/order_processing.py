@@ -18,6 +18,7 @@ ORDER_PROCESSING = {
             "type": "email",
             "template": "order-processing",
             "category": "transactional",
+            "topic": "",
             "name": "We are preparing your order",
         },
     ],

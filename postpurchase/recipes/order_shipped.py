@@ -18,6 +18,7 @@ ORDER_SHIPPED = {
             "type": "email",
             "template": "order-shipped",
             "category": "transactional",
+            "topic": "",
             "name": "Your order is on its way",
         },
     ],

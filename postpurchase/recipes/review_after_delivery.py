@@ -30,6 +30,7 @@ REVIEW_AFTER_DELIVERY = {
             "type": "email",
             "template": "review-after-delivery",
             "category": "marketing",
+            "topic": "reviews",
             "name": "How do you like it?",
         },
     ],

@@ -41,6 +41,7 @@ USAGE_TIPS = {
             "type": "email",
             "template": "usage-tips",
             "category": "marketing",
+            "topic": "tips",
             "name": "Tips for your purchase",
         },
     ],

@@ -9,7 +9,7 @@ from typing import Any
 
 import factory
 
-from postpurchase import clock
+from postpurchase import clock, consent
 from postpurchase.models import (
     ConditionStep,
     Contact,
@@ -68,10 +68,19 @@ class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact
         django_get_or_create = ("email",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     first_name = "Anna"
     locale = "en"
+
+    @factory.post_generation
+    def soft_opt_in(obj, create, extracted, **kwargs):
+        """An existing customer, as a contact from an order is: a soft opt-in to
+        marketing is recorded (unless a state is). ``soft_opt_in=False`` leaves the
+        contact without one (someone who never bought)."""
+        if create and extracted is not False:
+            consent.note_purchase(obj)
 
 
 class FlowFactory(factory.django.DjangoModelFactory):
@@ -120,6 +129,7 @@ class EmailContentFactory(factory.django.DjangoModelFactory):
         "Hello {{ contact.first_name }}!"
         "{% for item in order.items %} {{ item.name }} x{{ item.qty }}{% endfor %}"
         '{% if unsubscribe_url %} <a href="{{ unsubscribe_url }}">unsubscribe</a>{% endif %}'
+        '{% if preferences_url %} <a href="{{ preferences_url }}">preferences</a>{% endif %}'
         "</mj-text></mj-column></mj-section></mj-body></mjml>"
     )
 

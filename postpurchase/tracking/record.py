@@ -40,6 +40,7 @@ from postpurchase import clock, signals
 from postpurchase.conf import get_setting
 from postpurchase.delivery.compose import META_MESSAGE
 from postpurchase.models import Contact, Message, MessageEvent
+from postpurchase.public.unsubscribe import withdraw_many
 from postpurchase.tracking import classify
 
 logger = logging.getLogger("postpurchase.tracking")
@@ -574,6 +575,7 @@ def _apply_many(items: list[_Pending], rollup: _Rollup) -> None:
     now = clock.now()
     suppressed: dict[str, list[Any]] = {}  # reason -> contact pks
     unsubscribed: list[Any] = []
+    withdrawals: list[tuple[Contact, str, Message | None]] = []  # for the consent history
     for item in items:
         row, message, kind = item.row, item.message, item.row.kind
         if message is not None and kind in (Kind.OPENED, Kind.CLICKED):
@@ -598,9 +600,12 @@ def _apply_many(items: list[_Pending], rollup: _Rollup) -> None:
             signals.emit(
                 signals.contact_suppressed, Contact, contact=contact, reason=item.reason, event=row
             )
+        if contact is not None and item.reason == COMPLAINT:
+            withdrawals.append((contact, "complaint", message))
         if contact is not None and item.unsubscribing and contact.unsubscribed_at is None:
             contact.unsubscribed_at = now
             unsubscribed.append(contact.pk)
+            withdrawals.append((contact, "esp", message))
             signals.emit(
                 signals.unsubscribed, Contact, contact=contact, message=message, source="esp"
             )
@@ -620,6 +625,7 @@ def _apply_many(items: list[_Pending], rollup: _Rollup) -> None:
         Contact.objects.filter(pk__in=chunk, unsubscribed_at__isnull=True).update(
             unsubscribed_at=now, updated_at=now
         )
+    withdraw_many(withdrawals)
 
 
 def _contacts(items: list[_Pending]) -> dict[Any, Contact]:

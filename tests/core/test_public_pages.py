@@ -1,8 +1,8 @@
-"""The public pages reached from emails (unsubscribe, NPS survey), all of them at once:
-they answer without a login, change state only on POST with a valid signed token,
-refuse malformed and expired tokens with a page (never a 500), and honour each token
-kind's maximum age. The first-party tracking URLs (open pixel, click redirect) take
-GET and HEAD only and change nothing but the event they record."""
+"""The public pages reached from emails (unsubscribe, preference centre, NPS survey), all
+of them at once: they answer without a login, change state only on POST with a valid
+signed token, refuse malformed and expired tokens with a page (never a 500), and honour
+each token kind's maximum age. The first-party tracking URLs (open pixel, click
+redirect) take GET and HEAD only and change nothing but the event they record."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from django.test import Client
 from django.urls import reverse
 
 from postpurchase import nps, urls
-from postpurchase.models import Contact, Event, Message, MessageEvent, NPSResponse
+from postpurchase.models import ConsentRecord, Contact, Event, Message, MessageEvent, NPSResponse
 from postpurchase.public.tokens import (
+    PREFERENCES_SALT,
     TRACK_SALT,
     UNSUBSCRIBE_SALT,
+    make_preferences_token,
     make_track_token,
     make_unsubscribe_token,
 )
@@ -32,6 +34,7 @@ LOGIN_REQUIRED = "django.contrib.auth.middleware.LoginRequiredMiddleware"
 POST_DATA = {
     "unsubscribe": {"List-Unsubscribe": "One-Click"},
     "nps": {"score": "9", "comment": "Great"},
+    "preferences": {"topics": ["tips"], "frequency": "weekly"},
 }
 
 
@@ -65,13 +68,18 @@ def public_urls(message: Message) -> dict[str, str]:
             args=[make_unsubscribe_token(message.contact_id, str(message.pk))],
         ),
         "nps": reverse("postpurchase:nps", args=[nps.make_nps_token(message.pk)]),
+        "preferences": reverse(
+            "postpurchase:preferences",
+            args=[make_preferences_token(message.contact_id, str(message.pk))],
+        ),
     }
 
 
 def state() -> tuple:
     """Everything a public page may change."""
     return (
-        list(Contact.objects.values_list("unsubscribed_at", flat=True)),
+        list(Contact.objects.values_list("unsubscribed_at", "email_frequency")),
+        ConsentRecord.objects.count(),
         list(NPSResponse.objects.values_list("score", "comment")),
         Event.objects.count(),
     )
@@ -210,12 +218,15 @@ def _signed(payload, salt: str, contact_id: int) -> str:
 
 
 @pytest.mark.parametrize("payload", UNSUBSCRIBE_PAYLOADS, ids=repr)
-def test_unsubscribe_token_with_a_malformed_id_is_a_400(message, client, payload):
-    token = _signed(payload, UNSUBSCRIBE_SALT, message.contact_id)
-    url = reverse("postpurchase:unsubscribe", args=[token])
+@pytest.mark.parametrize(
+    ("name", "salt"), [("unsubscribe", UNSUBSCRIBE_SALT), ("preferences", PREFERENCES_SALT)]
+)
+def test_a_contact_token_with_a_malformed_id_is_a_400(message, client, payload, name, salt):
+    token = _signed(payload, salt, message.contact_id)
+    url = reverse(f"postpurchase:{name}", args=[token])
     before = state()
     assert client.get(url).status_code == 400
-    assert client.post(url, POST_DATA["unsubscribe"]).status_code == 400
+    assert client.post(url, POST_DATA[name]).status_code == 400
     assert state() == before
 
 
@@ -244,14 +255,18 @@ def test_tracking_token_with_a_malformed_payload_records_nothing(message, client
 # --- token lifetimes ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "days"), [("unsubscribe", 730), ("nps", 90)])
+@pytest.mark.parametrize(
+    ("name", "days"), [("unsubscribe", 730), ("nps", 90), ("preferences", 730)]
+)
 def test_a_link_works_until_its_maximum_age(message, client, frozen, name, days):
     url = public_urls(message)[name]
     frozen.advance(timedelta(days=days) - timedelta(minutes=1))
     assert client.post(url, POST_DATA[name]).status_code == 200
 
 
-@pytest.mark.parametrize(("name", "days"), [("unsubscribe", 730), ("nps", 90)])
+@pytest.mark.parametrize(
+    ("name", "days"), [("unsubscribe", 730), ("nps", 90), ("preferences", 730)]
+)
 def test_an_expired_link_shows_a_page_in_the_customers_language(
     message, client, frozen, name, days
 ):

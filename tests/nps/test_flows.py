@@ -1,5 +1,6 @@
 """The answer is an event flows trigger on: the event_data filter routes detractors to
-the customer-service alert and promoters to the review request (domain E5)."""
+the customer-service alert, and every respondent who asks for it (whatever the score:
+no review gating) to the public review request (domain E5)."""
 
 from __future__ import annotations
 
@@ -47,8 +48,11 @@ def follow_ups(db):
     )
 
 
-def answer(client, link: str, score: int, comment: str = "") -> None:
-    assert client.post(link, {"score": str(score), "comment": comment}).status_code == 200
+def answer(client, link: str, score: int, comment: str = "", review: bool = False) -> None:
+    data = {"score": str(score), "comment": comment}
+    if review:
+        data["review_opt_in"] = "1"
+    assert client.post(link, data).status_code == 200
 
 
 @pytest.mark.parametrize("slug", ["nps-survey", "nps-detractor-alert", "nps-promoter-review"])
@@ -58,11 +62,13 @@ def test_the_recipes_install_and_validate(slug):
     assert validate_flow(flow) == []
 
 
-def test_the_follow_ups_filter_on_the_answers_category(follow_ups):
-    detractor, promoter = follow_ups
+def test_the_follow_ups_filter_on_the_category_and_on_the_review_opt_in(follow_ups):
+    detractor, review = follow_ups
     assert (detractor.trigger, detractor.filter_condition) == ("nps_submitted", "event_data")
     assert (detractor.filter_field, detractor.filter_operator) == ("category", "==")
-    assert (detractor.filter_value, promoter.filter_value) == ("detractor", "promoter")
+    assert detractor.filter_value == "detractor"
+    assert (review.filter_field, review.filter_operator) == ("review_opt_in", "==")
+    assert review.filter_value == "true"
 
 
 def test_a_detractor_alerts_customer_service_and_gets_no_review_request(frozen, client, follow_ups):
@@ -84,26 +90,50 @@ def test_a_detractor_alerts_customer_service_and_gets_no_review_request(frozen, 
 
 
 @pytest.mark.parametrize("score", [7, 8])
-def test_a_passive_starts_neither(frozen, client, follow_ups, score):
+def test_a_passive_who_does_not_opt_in_starts_neither(frozen, client, follow_ups, score):
     _, links = send_survey(frozen)
     answer(client, links[score], score)
     run_clock(frozen, days=3)
     assert not Enrollment.objects.filter(flow__in=follow_ups).exists()
 
 
-def test_a_promoter_is_asked_for_a_public_review_in_their_language(frozen, client, follow_ups):
+def test_a_promoter_who_does_not_opt_in_gets_no_review_request(frozen, client, follow_ups):
+    _, links = send_survey(frozen)
+    answer(client, links[10], 10)
+    run_clock(frozen, days=3)
+    assert not Enrollment.objects.filter(flow__in=follow_ups).exists()
+
+
+@pytest.mark.parametrize("score", [0, 3, 6, 7, 8, 9, 10])
+def test_every_respondent_who_opts_in_gets_the_review_links(frozen, client, follow_ups, score):
+    # No review gating: the score does not decide who is asked for a public review.
+    detractor, review = follow_ups
+    _, links = send_survey(frozen)
+    mail.outbox = []
+    answer(client, links[score], score, "My honest opinion", review=True)
+    run_clock(frozen, days=3)
+    [request] = Message.objects.filter(enrollment__flow=review, status="sent")
+    assert request.subject == "Emily, here is the link for your review"
+    [html] = [m.alternatives[0][0] for m in mail.outbox if m.subject == request.subject]
+    for platform in PLATFORMS:
+        assert f'href="{platform["url"]}"' in html
+    # Detractors still go to customer service as well.
+    assert Enrollment.objects.filter(flow=detractor).count() == (1 if score <= 6 else 0)
+
+
+def test_the_review_request_is_in_the_respondents_language(frozen, client, follow_ups):
     detractor, promoter = follow_ups
     for number, locale in (("1001", "en"), ("1002", "ru"), ("1003", "uk")):
         _, links = send_survey(frozen, locale=locale, number=number)
-        answer(client, links[10], 10, "Love it")
+        answer(client, links[10], 10, "Love it", review=True)
     run_clock(frozen, days=3)
     assert not Enrollment.objects.filter(flow=detractor).exists()
     assert Enrollment.objects.filter(flow=promoter).count() == 3
     reviews = subjects_by_language(enrollment__flow=promoter)
     assert reviews == {
-        "en": ["Emily, thank you for recommending us!"],
-        "ru": ["Анна, спасибо за высокую оценку!"],
-        "uk": ["Олена, дякуємо за високу оцінку!"],
+        "en": ["Emily, here is the link for your review"],
+        "ru": ["Анна, вот ссылка для вашего отзыва"],
+        "uk": ["Олена, ось посилання для вашого відгуку"],
     }
     review = Message.objects.get(enrollment__flow=promoter, language="en")
     [html] = [
@@ -120,10 +150,10 @@ def test_without_platforms_the_promoter_email_still_reads_well(frozen, client, s
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "REVIEW_PLATFORMS": []}
     promoter = recipes.install("nps-promoter-review", live=True)
     _, links = send_survey(frozen)
-    answer(client, links[9], 9)
+    answer(client, links[9], 9, review=True)
     run_clock(frozen, days=3)
     [review] = Message.objects.filter(enrollment__flow=promoter, status="sent")
-    assert review.subject == "Emily, thank you for recommending us!"
+    assert review.subject == "Emily, here is the link for your review"
 
 
 def test_changing_a_detractor_answer_does_not_alert_twice(frozen, client, follow_ups):

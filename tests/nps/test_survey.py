@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail, signing
-from django.core.cache import cache
 from django.urls import reverse
 
 from postpurchase import nps, recipes, signals
@@ -18,14 +17,7 @@ from tests.recipes.helpers import order_event, subjects_by_language
 
 from .helpers import send_survey
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_rate_limit():
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 
 
 @pytest.fixture

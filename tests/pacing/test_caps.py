@@ -13,7 +13,7 @@ from postpurchase import signals
 from postpurchase.delivery import step as delivery_step
 from postpurchase.models import EmailStep, Enrollment, Message
 from postpurchase.models.contacts import Contact, EmailFrequency
-from postpurchase.testing.factories import EnrollmentFactory
+from postpurchase.testing.factories import ContactFactory, EnrollmentFactory
 
 from ..core.helpers import place, run_clock
 from .helpers import email_flow, messages_of, pacing_settings
@@ -211,7 +211,7 @@ def test_another_workers_email_marked_meanwhile_defers_at_the_mark(
     other = email_flow("other")
     tips = email_flow("tips")
     start = frozen.now
-    contact = Contact.objects.create(email="anna@example.com")
+    contact = ContactFactory(email="anna@example.com")  # an existing customer
     theirs = EnrollmentFactory(flow=other, contact=contact, due_at=frozen.now + DAY)
     real_plan = delivery_step.pacing.plan
 

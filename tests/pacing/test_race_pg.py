@@ -12,8 +12,7 @@ from django.db import connection
 from postpurchase import engine
 from postpurchase.delivery import step as delivery_step
 from postpurchase.models import Message
-from postpurchase.models.contacts import Contact
-from postpurchase.testing.factories import EnrollmentFactory
+from postpurchase.testing.factories import ContactFactory, EnrollmentFactory
 
 from .helpers import email_flow, pacing_settings
 
@@ -22,7 +21,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 def test_two_workers_do_not_both_pass_the_cap(settings, monkeypatch):
     pacing_settings(settings, FREQUENCY_CAP={"emails": 1, "hours": 24})
-    contact = Contact.objects.create(email="anna@example.com")
+    contact = ContactFactory(email="anna@example.com")  # an existing customer
     enrollments = [
         EnrollmentFactory(flow=email_flow(name), contact=contact) for name in ("tips", "sale")
     ]

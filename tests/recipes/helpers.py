@@ -52,13 +52,14 @@ def order_event(name: str, locale: str, number: str = "1001", data=None, **extra
 
 
 def customer_event(name: str, locale: str, data=None, occurred_at: datetime | None = None):
-    """A behaviour event (product_viewed, cart_updated, ...) of a known customer."""
+    """A behaviour event (product_viewed, cart_updated, ...) of a known customer, who
+    agreed to marketing email (at sign-up, say)."""
     email, first_name = PEOPLE[locale]
     return track(
         name,
         email=email,
         data=data or {},
-        contact={"first_name": first_name, "locale": locale},
+        contact={"first_name": first_name, "locale": locale, "marketing_consent": True},
         occurred_at=occurred_at,
     )
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from example_shop.shop.orders import set_status
 from postpurchase.models import Enrollment
+from postpurchase.testing.factories import ContactFactory
 from tests.core.helpers import run_clock
 from tests.shop.factories import (
     CategoryFactory,
@@ -38,6 +39,8 @@ def product():
 
 @pytest.fixture
 def customer():
+    # Has bought before (soft opt-in to marketing email), as a contact from an order has.
+    ContactFactory(email="anna@example.com")
     return UserFactory(username="anna", email="anna@example.com", first_name="Anna")
 
 

@@ -8,9 +8,10 @@ import pytest
 from django.core import mail
 
 from example_shop.shop.models import Review
-from postpurchase import signals
+from postpurchase import recipes, signals
 from postpurchase.coupons import CODE_ALPHABET
 from postpurchase.models import Coupon, Enrollment, Message
+from postpurchase.testing.factories import ContactFactory
 from tests.core.helpers import run_clock
 from tests.recipes.helpers import live, sent
 from tests.shop.factories import OrderFactory, OrderItemFactory, ProductFactory, ReviewFactory
@@ -24,6 +25,8 @@ def _raise_signal_errors(settings):
 
 
 def review_of(locale="en", *, with_order=True, email="anna@example.com", name="Anna Petrova"):
+    # An existing customer (soft opt-in): the thank-you is marketing email.
+    ContactFactory(email=email)
     product = ProductFactory(name="Trekker 45 L")
     order = None
     if with_order:
@@ -97,6 +100,7 @@ def test_the_shops_review_form_earns_a_coupon(client, frozen):
     live("review-thank-you")
     product = ProductFactory(name="Trekker 45 L")
     OrderItemFactory(product=product, order=OrderFactory(email="olga@example.com", locale="ru"))
+    ContactFactory(email="olga@example.com", locale="ru")  # the order's soft opt-in
     response = client.post(
         product.get_absolute_url(),
         {"name": "Ольга", "email": "olga@example.com", "rating": "5", "text": "Удобный."},
@@ -110,9 +114,27 @@ def test_the_shops_review_form_earns_a_coupon(client, frozen):
     assert coupon.code in email.body
 
 
-def test_no_coupon_while_the_recipe_is_a_draft(client, frozen):
-    from postpurchase import recipes
+@pytest.mark.parametrize("rating", [1, 3, 5])
+def test_the_reward_does_not_depend_on_the_rating(frozen, rating):
+    # FTC 16 CFR 465.4 and Google's policy: no reward conditioned on what a review says.
+    live("review-thank-you")
+    review = review_of()
+    review.rating = rating
+    review.save()
+    signal(review)
+    run_clock(frozen)
+    coupon = Coupon.objects.get()
+    assert coupon.contact.email == "anna@example.com"
+    assert Message.objects.get().status == "sent"
 
+
+def test_the_reward_flow_is_triggered_only_by_reviews_on_the_shops_own_site():
+    recipe = recipes.RECIPES["review-thank-you"]
+    assert recipe["trigger"] == "review_submitted"
+    assert not recipe.get("filter_condition")  # no filter on the rating
+
+
+def test_no_coupon_while_the_recipe_is_a_draft(client, frozen):
     recipes.install("review-thank-you")
     signal(review_of())
     run_clock(frozen)

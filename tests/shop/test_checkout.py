@@ -148,3 +148,22 @@ def test_placed_order_sends_the_thank_you_email(
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["Olga Ivanova <guest@example.com>"]
     assert order.number in mail.outbox[0].body
+
+
+@pytest.mark.parametrize("ticked", [True, False])
+def test_the_marketing_box_is_recorded_as_consent_with_its_wording(client, cart, ticked):
+    from example_shop.shop.models import MARKETING_WORDING
+    from postpurchase.models import ConsentRecord
+
+    form = {**FORM, "marketing_opt_in": "on"} if ticked else FORM
+    assert client.post(reverse("shop:checkout"), form).status_code == 302
+    assert Order.objects.get().marketing_opt_in is ticked
+    [record] = ConsentRecord.objects.filter(contact__email="guest@example.com")
+    if ticked:
+        assert (record.state, record.source, record.wording) == (
+            "granted",
+            "checkout",
+            MARKETING_WORDING,
+        )
+    else:  # not asked for more: the order is a soft opt-in
+        assert (record.state, record.wording) == ("soft_opt_in", "")

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import override_settings
+from django.urls import resolve
 
 from example_shop.shop.cart import CartLine
 from example_shop.shop.checkout import Customer, place_order
@@ -91,7 +92,7 @@ def test_demo_simulate_prints_the_series_and_an_nps_answer():
         "+7d 00:00",  # review request
         "+13d 00:00",  # NPS survey, 10 days after delivery
         "+13d 00:00",  # (answered 10)
-        "+13d 01:00",  # promoter follow-up
+        "+13d 01:00",  # the public review links the customer asked for in the survey
     ]
     assert "(answered the survey: 10, promoter)" in lines[5]
     assert "5 emails sent." in output
@@ -104,6 +105,22 @@ def test_demo_simulate_prints_the_series_and_an_nps_answer():
     assert lines[0].endswith(f"#{number}")
     # A review written in the demo shop earns the promised coupon.
     assert "Flow 'review-thank-you' is live." in output
+
+
+def test_every_marketing_email_of_the_demo_links_the_preference_centre():
+    fresh_simulation()
+    marketing = 0
+    for page in (MAIL_DIR / "simulated").glob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        text = page.with_suffix(".txt").read_text(encoding="utf-8")
+        if "/postpurchase/unsubscribe/" not in html:
+            assert "/postpurchase/preferences/" not in html  # transactional
+            continue
+        marketing += 1
+        [link] = set(re.findall(r'href="[^"]*(/postpurchase/preferences/[^"/]+/)"', html))
+        assert resolve(link).url_name == "preferences"
+        assert link in text  # the plain-text part has it too
+    assert marketing == 4  # all but the thank-you
 
 
 @pytest.mark.django_db(transaction=True)

@@ -46,7 +46,7 @@ REVIEW_FLOW = "review-thank-you"
 # The NPS survey after delivery, and what a score leads to (E5).
 NPS_FLOWS = ["nps-survey", "nps-promoter-review", "nps-detractor-alert"]
 # --simulate: the order is delivered this long after it is placed, and the customer
-# answers the NPS survey with this score as soon as it arrives.
+# answers the NPS survey with this score as soon as it arrives, asking for the review link.
 SIMULATED_DELIVERY = timedelta(days=3)
 SIMULATED_SCORE = 10
 SIMULATED_DAYS = 30
@@ -240,7 +240,9 @@ class Command(BaseCommand):
         for message in sent:
             if message.pk in done or not isinstance(message.step.get_real_instance(), NPSStep):
                 continue
-            response, _ = record_answer(message, SIMULATED_SCORE, "Great backpack, thank you!")
+            response, _ = record_answer(
+                message, SIMULATED_SCORE, "Great backpack, thank you!", review_opt_in=True
+            )
             responses.append(response)
         return responses
 

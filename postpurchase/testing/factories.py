@@ -20,6 +20,7 @@ from postpurchase.models import (
     Enrollment,
     Event,
     Flow,
+    Message,
     NotifyStaffStep,
     SignalStep,
 )
@@ -200,3 +201,22 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     triggered_at = factory.LazyFunction(clock.now)
     step_entered_at = factory.SelfAttribute("triggered_at")
     due_at = factory.SelfAttribute("triggered_at")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A marketing email of ``enrollment`` (its contact and step), sent now unless
+    ``status`` and the times say otherwise."""
+
+    class Meta:
+        model = Message
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    step = factory.SelfAttribute("enrollment.step")
+    contact = factory.SelfAttribute("enrollment.contact")
+    to_email = factory.SelfAttribute("contact.email")
+    category = "marketing"
+    status = Message.Status.SENT
+    created_at = factory.LazyFunction(clock.now)
+    sent_at = factory.LazyAttribute(
+        lambda o: o.created_at if o.status == Message.Status.SENT else None
+    )

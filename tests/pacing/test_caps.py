@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 
 from postpurchase import signals
 from postpurchase.delivery import step as delivery_step
 from postpurchase.models import EmailStep, Enrollment, Message
 from postpurchase.models.contacts import Contact, EmailFrequency
-from postpurchase.testing.factories import EnrollmentFactory, MessageFactory
+from postpurchase.testing.factories import EmailStepFactory, EnrollmentFactory, MessageFactory
 
 from ..core.helpers import place, run_clock
 from .helpers import email_flow, listening, messages_of, pacing_settings, place_and_run
@@ -208,3 +209,14 @@ def test_another_workers_email_marked_meanwhile_defers_at_the_mark(
     assert message.deferred_until == start + DAY
     assert mail.outbox == []
     assert Enrollment.objects.get(flow=tips).due_at == start + DAY
+
+
+def test_a_transactional_step_refuses_the_pacing_options():
+    step = EmailStepFactory(
+        category=EmailStep.Category.TRANSACTIONAL, skip_if_deferred_days=2, optimise_send_time=True
+    )
+    with pytest.raises(ValidationError) as raised:
+        step.clean()
+    assert set(raised.value.message_dict) == {"skip_if_deferred_days", "optimise_send_time"}
+    step.category = EmailStep.Category.MARKETING
+    step.clean()

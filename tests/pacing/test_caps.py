@@ -172,14 +172,17 @@ def test_everything_means_no_limit_of_its_own(frozen, django_capture_on_commit_c
     assert Message.objects.filter(status="sent").count() == 2
 
 
-def test_the_stricter_rule_wins(settings, frozen, django_capture_on_commit_callbacks):
-    pacing_settings(settings, FREQUENCY_CAP={"emails": 3, "hours": 24})
+def test_the_stricter_rule_wins_and_is_the_reason(
+    settings, frozen, django_capture_on_commit_callbacks
+):
+    pacing_settings(settings, FREQUENCY_CAP={"emails": 1, "hours": 24})
     email_flow("a")
     email_flow("b")
     Contact.objects.create(email="anna@example.com", email_frequency=EmailFrequency.WEEKLY)
     start = frozen.now
     place_and_run(frozen, django_capture_on_commit_callbacks, days=10)
     assert sent_days(start) == [timedelta(0), timedelta(days=7)]
+    assert Message.objects.get(deferrals=1).deferral_reason == "frequency"
 
 
 def test_another_workers_email_marked_meanwhile_defers_at_the_mark(

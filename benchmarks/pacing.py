@@ -17,12 +17,9 @@ docs/benchmarks.md for results.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from bench_db import setup_django
 
 
 def main() -> None:
@@ -32,19 +29,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    if args.db == "sqlite":
-        path = Path("/tmp/bench_pacing.sqlite3")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.environ["BENCH_DATABASE_URL"] = f"sqlite:///{path}"
-    elif not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
-        sys.exit("--db postgres needs BENCH_DATABASE_URL=postgres://.../a_fresh_db")
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(HERE.parent))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-    import django
-
-    django.setup()
+    setup_django(args.db, "/tmp/bench_pacing.sqlite3")
 
     from datetime import timedelta
 

@@ -23,14 +23,13 @@ import argparse
 import base64
 import json
 import os
-import sys
 import time
 import uuid
 import warnings
 from contextlib import nullcontext
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from bench_db import setup_django
+
 SECRET = "bench:bench"
 
 
@@ -42,20 +41,8 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--path", choices=["both", "per-event", "batched"], default="both")
     args = parser.parse_args()
-    if args.db == "sqlite":
-        path = Path("/tmp/bench_webhooks.sqlite3")
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.environ["BENCH_DATABASE_URL"] = f"sqlite:///{path}"
-    elif not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
-        sys.exit("--db postgres needs BENCH_DATABASE_URL=postgres://.../a_fresh_db")
-    sys.path.insert(0, str(HERE))
-    sys.path.insert(0, str(HERE.parent))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "bench_settings"
     os.environ["BENCH_WEBHOOKS"] = "1"  # bench_urls adds both webhook URL sets
-    import django
-
-    django.setup()
+    setup_django(args.db, "/tmp/bench_webhooks.sqlite3")
     warnings.simplefilter("ignore")  # Anymail: "dropped official support for SendGrid"
 
     from django.core.management import call_command

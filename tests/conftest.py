@@ -10,6 +10,7 @@ import pytest
 from django.core import mail
 
 from postpurchase import clock, shutdown
+from postpurchase.testing.esp import fake_esp
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -65,6 +66,16 @@ def frozen():
     """A simulated clock frozen at a fixed moment; advance it with ``frozen.advance()``."""
     with clock.frozen_at(datetime(2026, 11, 23, 10, 0, tzinfo=UTC)) as simulated:
         yield simulated
+
+
+@pytest.fixture
+def fake_postmark(settings):
+    """Anymail's real Postmark backend, only its HTTP API faked (``fake_esp``; the
+    ``postmark`` fixture of tests/delivery is an older, simpler fake)."""
+    with fake_esp("postmark") as fake:
+        settings.EMAIL_BACKEND = fake.backend
+        settings.ANYMAIL = fake.anymail
+        yield fake
 
 
 @pytest.fixture

@@ -123,9 +123,11 @@ def deliver(jobs: Iterable[Job], *, now: datetime, lease=None) -> list[Job]:
             # waiting, or when the worker has nothing to render and they have waited
             # RECORD_INTERVAL, or nothing is left in flight.
             rendering = not exhausted and len(ready) < group
+            # Outcomes decided before sending (deferred, suppressed) wait for company
+            # while the worker renders: a batch of deferrals is a few writes, not one each.
             record_due = bool(answered) and (
                 len(answered) >= group
-                or not running
+                or (not running and (not rendering or any(j.marked for j in answered)))
                 or (not rendering and time.monotonic() - last_record >= RECORD_INTERVAL)
             )
             if submit or record_due:

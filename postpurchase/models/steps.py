@@ -439,6 +439,23 @@ class EmailStep(Step):
         verbose_name = _("email")
         verbose_name_plural = _("emails")
 
+    def clean(self) -> None:
+        super().clean()
+        if self.category != self.Category.TRANSACTIONAL:
+            return
+        # Order emails are never held back, so these would silently do nothing.
+        errors = {}
+        if self.skip_if_deferred_days is not None:
+            errors["skip_if_deferred_days"] = _(
+                "Transactional emails are never deferred: leave this empty."
+            )
+        if self.optimise_send_time:
+            errors["optimise_send_time"] = _(
+                "Transactional emails go at once: send-time optimisation is for marketing."
+            )
+        if errors:
+            raise ValidationError(errors)
+
     def execute(self, ctx: StepContext) -> StepResult:
         return self.execute_batch([ctx])[0]
 

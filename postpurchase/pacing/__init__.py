@@ -92,11 +92,13 @@ class Pace:
     def decide(self, sent: list[datetime], now: datetime) -> Hold | None:
         """None if the email may go at ``now`` given the contact's ``sent`` times, else
         the hold: the first moment every rule allows it."""
+        # The reason recorded is the rule that holds it longest; send time and quiet
+        # hours only when no cap held it.
         at, reason = now, ""
         for rule in self.rules:
             fits = fits_at(sent, rule, now)
             if fits > at:
-                at, reason = fits, reason or rule.reason
+                at, reason = fits, rule.reason
         if self.hour is not None:
             shifted = next_at_hour(at, self.tz, self.hour)
             if shifted > at and shifted - at <= self.max_delay:

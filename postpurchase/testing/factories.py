@@ -216,7 +216,8 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
 
 class MessageFactory(factory.django.DjangoModelFactory):
     """An email of an enrollment's step as delivery leaves it once the ESP accepted it
-    (status sent); pass ``status``, ``bounced_at``, ``complained_at``... for others."""
+    (status sent, a marketing email); pass ``status``, ``bounced_at``, ``complained_at``...
+    for others (``sent_at`` is set only for a sent one)."""
 
     class Meta:
         model = Message
@@ -230,7 +231,9 @@ class MessageFactory(factory.django.DjangoModelFactory):
     category = EmailStep.Category.MARKETING
     status = Message.Status.SENT
     created_at = factory.LazyFunction(clock.now)
-    sent_at = factory.SelfAttribute("created_at")
+    sent_at = factory.LazyAttribute(
+        lambda o: o.created_at if o.status == Message.Status.SENT else None
+    )
 
 
 class MessageEventFactory(factory.django.DjangoModelFactory):

@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
 from postpurchase import engine, track
-from postpurchase.testing.factories import order_snapshot
+from postpurchase.models import Message
+from postpurchase.testing.factories import (
+    EmailStepFactory,
+    EnrollmentFactory,
+    FlowFactory,
+    order_snapshot,
+)
 
 
 def place(email="anna@example.com", number="1001", locale="en", first_name="Anna", **extra):
@@ -42,3 +50,16 @@ def run_clock(clock, days: int = 30) -> list[tuple[timedelta, int]]:
             return log
         clock.set(max(nxt, clock.now))
         log.append((clock.now - start, run_due()))
+
+
+def queries_to_send(n: int, tag: str, category: str = "transactional", **step) -> int:
+    """Queries one run_due() makes to send ``n`` enrollments their email (a flow of its
+    own, so each call measures only its own batch)."""
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, category=category, **step)
+    for i in range(n):
+        EnrollmentFactory(flow=flow, contact__email=f"{tag}{i}@example.com")
+    with CaptureQueriesContext(connection) as captured:
+        engine.run_due()
+    assert Message.objects.filter(step__flow=flow, status="sent").count() == n
+    return len(captured)

@@ -4,29 +4,15 @@ one set of statements and one concurrent send for the batch, not one per enrollm
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext, isolate_apps
+from django.test.utils import isolate_apps
 
-from postpurchase import engine
 from postpurchase.engine.scheduler import _batches
-from postpurchase.models import EmailStep, Message
+from postpurchase.models import EmailStep
 from postpurchase.results import Next
-from postpurchase.testing.factories import EmailStepFactory, EnrollmentFactory, FlowFactory
+
+from ..core.helpers import queries_to_send
 
 pytestmark = pytest.mark.django_db
-
-
-def queries_to_send(n: int, tag: str) -> int:
-    """Queries one run_due() makes to send ``n`` enrollments their email (a flow of its
-    own, so each call measures only its own batch)."""
-    flow = FlowFactory()
-    EmailStepFactory(flow=flow, category="transactional")
-    for i in range(n):
-        EnrollmentFactory(flow=flow, contact__email=f"{tag}{i}@example.com")
-    with CaptureQueriesContext(connection) as captured:
-        engine.run_due()
-    assert Message.objects.filter(step__flow=flow, status="sent").count() == n
-    return len(captured)
 
 
 def test_an_email_step_writes_a_batch_with_as_many_queries_as_a_single_email(postmark):

@@ -47,15 +47,6 @@ def esp(request, settings):
         yield fake
 
 
-@pytest.fixture
-def pm(settings):
-    """Postmark only (tests/delivery/conftest.py's ``postmark`` is another fake)."""
-    with fake_esp("postmark") as fake:
-        settings.EMAIL_BACKEND = fake.backend
-        settings.ANYMAIL = fake.anymail
-        yield fake
-
-
 def lower_keys(headers: dict) -> dict:
     return {k.lower(): v for k, v in headers.items()}
 
@@ -156,14 +147,14 @@ def test_each_esp_payload_looks_like_its_api(esp, default_flow, frozen):
 
 
 def test_postmark_refuses_two_tags_as_a_configuration_error(
-    pm, default_flow, frozen, settings, django_capture_on_commit_callbacks
+    fake_postmark, default_flow, frozen, settings, django_capture_on_commit_callbacks
 ):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "TAGS": ["category", "flow"]}
     with django_capture_on_commit_callbacks(execute=True):
         place()
 
-    assert pm.received == []
-    assert len(pm.mock.calls) == 0
+    assert fake_postmark.received == []
+    assert len(fake_postmark.mock.calls) == 0
     message = Message.objects.get()
     assert message.status == "failed"
     assert message.error.startswith("ESP configuration error: ")
@@ -175,7 +166,7 @@ def test_postmark_refuses_two_tags_as_a_configuration_error(
     # Nothing waits for a retry: a month later still nothing was sent or tried.
     assert engine.next_due_at() is None
     run_clock(frozen)
-    assert len(pm.mock.calls) == 0
+    assert len(fake_postmark.mock.calls) == 0
     assert Message.objects.count() == 1
 
     # Caught before sending, too: the system check ...
@@ -192,14 +183,14 @@ def test_postmark_refuses_two_tags_as_a_configuration_error(
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "TAGS": ["category"]}
     assert check_email_backend() == []
     assert validate_flow(default_flow) == []
-    assert len(pm.mock.calls) == 0  # the checks build payloads; they never post
+    assert len(fake_postmark.mock.calls) == 0  # the checks build payloads; they never post
 
 
 # --- an international domain, with a name -----------------------------------------------
 
 
 def test_idn_address_with_a_name_is_sent_in_idna_form(
-    pm, default_flow, frozen, django_capture_on_commit_callbacks
+    fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
     email = "anna@пример.рф"
     with django_capture_on_commit_callbacks(execute=True):
@@ -210,7 +201,7 @@ def test_idn_address_with_a_name_is_sent_in_idna_form(
             order_ref="shop.order:1001",
             contact={"first_name": "Анна", "last_name": "Петрова", "locale": "ru"},
         )
-    (got,) = pm.received
+    (got,) = fake_postmark.received
     assert got.payload["To"] == "Анна Петрова <anna@xn--e1afmkfd.xn--p1ai>"
     assert got.recipients == ["anna@xn--e1afmkfd.xn--p1ai"]
     message = Message.objects.get()
@@ -221,19 +212,21 @@ def test_idn_address_with_a_name_is_sent_in_idna_form(
 # --- ESP errors ------------------------------------------------------------------------
 
 
-def throttled_once(pm, capture) -> tuple[Message, Enrollment]:
+def throttled_once(fake_postmark, capture) -> tuple[Message, Enrollment]:
     """The thank-you's first request gets Postmark's 429 with ``Retry-After: 120``."""
-    pm.answer_next(429, headers={"Retry-After": "120"}, message="Rate limit exceeded; slow down.")
+    fake_postmark.answer_next(
+        429, headers={"Retry-After": "120"}, message="Rate limit exceeded; slow down."
+    )
     with capture(execute=True):
         place()
     return Message.objects.get(), Enrollment.objects.get()
 
 
 def test_429_defers_until_retry_after_without_spending_an_attempt(
-    pm, default_flow, frozen, django_capture_on_commit_callbacks
+    fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
-    message, enrollment = throttled_once(pm, django_capture_on_commit_callbacks)
-    (throttled,) = pm.received
+    message, enrollment = throttled_once(fake_postmark, django_capture_on_commit_callbacks)
+    (throttled,) = fake_postmark.received
     assert throttled.status == 429
     assert message.status == "retrying"
     assert message.attempts == 0
@@ -244,32 +237,32 @@ def test_429_defers_until_retry_after_without_spending_an_attempt(
     # Not before the Retry-After.
     frozen.advance(timedelta(seconds=119))
     assert engine.run_due() == 0
-    assert len(pm.received) == 1
+    assert len(fake_postmark.received) == 1
 
 
 def test_429_then_sent_once_when_the_retry_after_has_passed(
-    pm, default_flow, frozen, django_capture_on_commit_callbacks
+    fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
-    message, enrollment = throttled_once(pm, django_capture_on_commit_callbacks)
+    message, enrollment = throttled_once(fake_postmark, django_capture_on_commit_callbacks)
     frozen.set(enrollment.due_at)  # 120 s later (simulated); the ESP now answers 200
     assert engine.run_due() == 1
     message.refresh_from_db()
     enrollment.refresh_from_db()
-    assert [r.status for r in pm.received] == [429, 200], (
+    assert [r.status for r in fake_postmark.received] == [429, 200], (
         f"no second request after the Retry-After; the message is {message.status!r} "
         f"and its enrollment due again in "
         f"{(enrollment.due_at - frozen.now).total_seconds():.0f} s ({enrollment.last_error!r})"
     )
     assert message.status == "sent", message.error
     assert message.attempts == 1
-    assert pm.message_counts() == {str(message.pk): 1}
-    assert message.esp_message_id == pm.accepted[0].message_id
+    assert fake_postmark.message_counts() == {str(message.pk): 1}
+    assert message.esp_message_id == fake_postmark.accepted[0].message_id
 
 
 def test_503_is_retried_with_backoff_until_the_esp_recovers(
-    pm, default_flow, frozen, django_capture_on_commit_callbacks
+    fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
-    pm.answer_next(503, message="Service unavailable", times=2)
+    fake_postmark.answer_next(503, message="Service unavailable", times=2)
     with django_capture_on_commit_callbacks(execute=True):
         place()
     message = Message.objects.get()
@@ -288,8 +281,8 @@ def test_503_is_retried_with_backoff_until_the_esp_recovers(
     engine.run_due()
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("sent", 3)
-    assert [r.status for r in pm.received] == [503, 503, 200]
-    assert pm.message_counts() == {str(message.pk): 1}
+    assert [r.status for r in fake_postmark.received] == [503, 503, 200]
+    assert fake_postmark.message_counts() == {str(message.pk): 1}
     assert Message.objects.count() == 1
 
 
@@ -304,14 +297,14 @@ def test_503_is_retried_with_backoff_until_the_esp_recovers(
     ],
 )
 def test_422_invalid_email_request_fails_that_message_at_once(
-    pm,
+    fake_postmark,
     default_flow,
     frozen,
     django_capture_on_commit_callbacks,
     postmark_message,
     enrollment_status,
 ):
-    pm.answer_next(422, {"ErrorCode": 300, "Message": postmark_message})
+    fake_postmark.answer_next(422, {"ErrorCode": 300, "Message": postmark_message})
     with django_capture_on_commit_callbacks(execute=True):
         place()
     message = Message.objects.get()
@@ -322,7 +315,7 @@ def test_422_invalid_email_request_fails_that_message_at_once(
     assert enrollment.status == enrollment_status
     # No retry: nothing more reaches the ESP, ever.
     run_clock(frozen)
-    assert [r.status for r in pm.received] == [422]
+    assert [r.status for r in fake_postmark.received] == [422]
     assert Message.objects.count() == 1
 
 
@@ -343,7 +336,7 @@ class CountingPostmarkBackend(PostmarkBackend):
         return created
 
 
-def test_each_sending_thread_reuses_one_connection(pm, default_flow, frozen, settings):
+def test_each_sending_thread_reuses_one_connection(fake_postmark, default_flow, frozen, settings):
     settings.EMAIL_BACKEND = f"{__name__}.{CountingPostmarkBackend.__name__}"
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "SEND_CONCURRENCY": 2}
     CountingPostmarkBackend.sessions = 0
@@ -353,22 +346,22 @@ def test_each_sending_thread_reuses_one_connection(pm, default_flow, frozen, set
     assert engine.run_due() == count  # all due at once, one batch
 
     assert Message.objects.filter(status="sent").count() == count
-    assert len(pm.accepted) == count
-    assert len(pm.message_counts()) == count
-    assert set(pm.message_counts().values()) == {1}
+    assert len(fake_postmark.accepted) == count
+    assert len(fake_postmark.message_counts()) == count
+    assert set(fake_postmark.message_counts().values()) == {1}
     assert 1 <= CountingPostmarkBackend.sessions <= 2
-    threads = {r.thread for r in pm.received}
+    threads = {r.thread for r in fake_postmark.received}
     assert 1 <= len(threads) <= 2
     assert all(t.startswith("postpurchase-send") for t in threads)
 
 
-def test_responses_mocks_only_what_it_registers(pm):
+def test_responses_mocks_only_what_it_registers(fake_postmark):
     """Anything else a sending thread might call is refused, never sent for real."""
     import requests
 
     with pytest.raises(requests.ConnectionError):
         requests.post("https://api.postmarkapp.com/email/batch", json=[], timeout=1)
-    assert isinstance(pm.mock, responses.RequestsMock)
+    assert isinstance(fake_postmark.mock, responses.RequestsMock)
 
 
 def test_the_fake_reads_mailgun_multipart_forms_and_quoted_names(settings):

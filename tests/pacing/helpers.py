@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.dispatch import Signal
+
 from postpurchase.models import EmailStep, Flow, Message
 from postpurchase.testing.factories import (
     DelayStepFactory,
@@ -9,6 +14,8 @@ from postpurchase.testing.factories import (
     EmailTemplateFactory,
     FlowFactory,
 )
+
+from ..core.helpers import place, run_clock
 
 
 def email_flow(name: str, category: str = EmailStep.Category.MARKETING, **step) -> Flow:
@@ -40,3 +47,25 @@ def pacing_settings(settings, **values) -> None:
 
 def messages_of(flow: Flow) -> list[Message]:
     return list(Message.objects.filter(enrollment__flow=flow).order_by("created_at"))
+
+
+@contextmanager
+def listening(signal: Signal) -> Iterator[list[dict]]:
+    """The keyword arguments of each sending of ``signal`` while inside."""
+    caught: list[dict] = []
+
+    def receiver(**kwargs):
+        caught.append(kwargs)
+
+    signal.connect(receiver)
+    try:
+        yield caught
+    finally:
+        signal.disconnect(receiver)
+
+
+def place_and_run(frozen, capture, days: int) -> None:
+    """Place Anna's order (its wake-up run at commit), then run the clock ``days``."""
+    with capture(execute=True):
+        place()
+    run_clock(frozen, days=days)

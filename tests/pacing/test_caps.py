@@ -8,15 +8,21 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 
 from postpurchase import signals
 from postpurchase.delivery import step as delivery_step
 from postpurchase.models import EmailStep, Enrollment, Message
 from postpurchase.models.contacts import Contact, EmailFrequency
-from postpurchase.testing.factories import ContactFactory, EnrollmentFactory
+from postpurchase.testing.factories import (
+    ContactFactory,
+    EmailStepFactory,
+    EnrollmentFactory,
+    MessageFactory,
+)
 
 from ..core.helpers import place, run_clock
-from .helpers import email_flow, messages_of, pacing_settings
+from .helpers import email_flow, listening, messages_of, pacing_settings, place_and_run
 
 pytestmark = pytest.mark.django_db
 
@@ -35,15 +41,9 @@ def test_three_flows_the_same_day_send_on_three_days_with_a_cap_of_one_a_day(
 ):
     pacing_settings(settings, FREQUENCY_CAP={"emails": 1, "hours": 24})
     flows = [email_flow(name) for name in ("tips", "cross-sell", "review")]
-    deferred = []
-    signals.message_deferred.connect(lambda **kw: deferred.append(kw), weak=False)
     start = frozen.now
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            place()
-        run_clock(frozen, days=10)
-    finally:
-        signals.message_deferred.receivers.clear()
+    with listening(signals.message_deferred) as deferred:
+        place_and_run(frozen, django_capture_on_commit_callbacks, days=10)
 
     assert sent_days(start) == [timedelta(0), DAY, 2 * DAY]
     assert len(mail.outbox) == 3, "none dropped, none twice"
@@ -86,9 +86,7 @@ def test_a_cap_of_two_in_24_hours(settings, frozen, django_capture_on_commit_cal
     for name in "abcde":
         email_flow(name)
     start = frozen.now
-    with django_capture_on_commit_callbacks(execute=True):
-        place()
-    run_clock(frozen, days=10)
+    place_and_run(frozen, django_capture_on_commit_callbacks, days=10)
     assert sent_days(start) == [timedelta(0), timedelta(0), DAY, DAY, 2 * DAY]
 
 
@@ -99,14 +97,8 @@ def test_skip_if_deferred_too_long_skips_and_goes_on(
     email_flow("first")
     sale = email_flow("flash-sale", skip_if_deferred_days=1)
     start = frozen.now
-    skipped = []
-    signals.message_skipped.connect(lambda **kw: skipped.append(kw), weak=False)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            place()
-        run_clock(frozen, days=10)
-    finally:
-        signals.message_skipped.receivers.clear()
+    with listening(signals.message_skipped) as skipped:
+        place_and_run(frozen, django_capture_on_commit_callbacks, days=10)
 
     (message,) = messages_of(sale)
     assert message.status == "skipped"
@@ -125,9 +117,7 @@ def test_skip_keeps_an_email_that_is_only_a_little_late(
     pacing_settings(settings, FREQUENCY_CAP={"emails": 1, "hours": 24})
     email_flow("first")
     tips = email_flow("tips", skip_if_deferred_days=3)
-    with django_capture_on_commit_callbacks(execute=True):
-        place()
-    run_clock(frozen, days=10)
+    place_and_run(frozen, django_capture_on_commit_callbacks, days=10)
     (message,) = messages_of(tips)
     assert message.status == "sent"
     assert message.sent_at - message.wanted_at == DAY
@@ -172,9 +162,7 @@ def test_the_contacts_own_frequency_is_honoured(
     email_flow("receipt", category=EmailStep.Category.TRANSACTIONAL)
     Contact.objects.create(email="anna@example.com", email_frequency=frequency)
     start = frozen.now
-    with django_capture_on_commit_callbacks(execute=True):
-        place()
-    run_clock(frozen, days=40)
+    place_and_run(frozen, django_capture_on_commit_callbacks, days=40)
     assert sent_days(start) == [timedelta(0), gap]
     later = Message.objects.get(category="marketing", deferrals=1)
     assert later.deferral_reason == "frequency"
@@ -189,16 +177,17 @@ def test_everything_means_no_limit_of_its_own(frozen, django_capture_on_commit_c
     assert Message.objects.filter(status="sent").count() == 2
 
 
-def test_the_stricter_rule_wins(settings, frozen, django_capture_on_commit_callbacks):
-    pacing_settings(settings, FREQUENCY_CAP={"emails": 3, "hours": 24})
+def test_the_stricter_rule_wins_and_is_the_reason(
+    settings, frozen, django_capture_on_commit_callbacks
+):
+    pacing_settings(settings, FREQUENCY_CAP={"emails": 1, "hours": 24})
     email_flow("a")
     email_flow("b")
     Contact.objects.create(email="anna@example.com", email_frequency=EmailFrequency.WEEKLY)
     start = frozen.now
-    with django_capture_on_commit_callbacks(execute=True):
-        place()
-    run_clock(frozen, days=10)
+    place_and_run(frozen, django_capture_on_commit_callbacks, days=10)
     assert sent_days(start) == [timedelta(0), timedelta(days=7)]
+    assert Message.objects.get(deferrals=1).deferral_reason == "frequency"
 
 
 def test_another_workers_email_marked_meanwhile_defers_at_the_mark(
@@ -217,16 +206,7 @@ def test_another_workers_email_marked_meanwhile_defers_at_the_mark(
 
     def plan_then_other_worker_marks(step, contexts, messages, now, cache=None):
         paces = real_plan(step, contexts, messages, now, cache)
-        Message.objects.create(
-            enrollment=theirs,
-            step=theirs.step,
-            contact=contact,
-            to_email=contact.email,
-            category="marketing",
-            status="sending",
-            attempted_at=now,
-            created_at=now,
-        )
+        MessageFactory(enrollment=theirs, status="sending", attempted_at=now, created_at=now)
         return paces
 
     monkeypatch.setattr(delivery_step.pacing, "plan", plan_then_other_worker_marks)
@@ -237,3 +217,14 @@ def test_another_workers_email_marked_meanwhile_defers_at_the_mark(
     assert message.deferred_until == start + DAY
     assert mail.outbox == []
     assert Enrollment.objects.get(flow=tips).due_at == start + DAY
+
+
+def test_a_transactional_step_refuses_the_pacing_options():
+    step = EmailStepFactory(
+        category=EmailStep.Category.TRANSACTIONAL, skip_if_deferred_days=2, optimise_send_time=True
+    )
+    with pytest.raises(ValidationError) as raised:
+        step.clean()
+    assert set(raised.value.message_dict) == {"skip_if_deferred_days", "optimise_send_time"}
+    step.category = EmailStep.Category.MARKETING
+    step.clean()

@@ -9,7 +9,6 @@ import pytest
 
 from postpurchase.checks import check_deliverability
 from postpurchase.models import Message
-from postpurchase.testing.esp import fake_esp
 
 from ..core.helpers import place, run_clock
 
@@ -19,25 +18,17 @@ MARKETING_FROM = "Backpack News <news@mail.example.com>"
 ORDERS_FROM = "Backpack Orders <orders@example.com>"
 
 
-@pytest.fixture
-def postmark(settings):
-    with fake_esp("postmark") as fake:
-        settings.EMAIL_BACKEND = fake.backend
-        settings.ANYMAIL = fake.anymail
-        yield fake
-
-
-def by_category(postmark) -> dict[str, list[dict]]:
+def by_category(fake_postmark) -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     categories = {str(m.pk): m.category for m in Message.objects.all()}
-    for request in postmark.accepted:
+    for request in fake_postmark.accepted:
         category = categories[request.metadata["postpurchase_message"]]
         found.setdefault(category, []).append(request.payload)
     return found
 
 
 def test_from_address_and_stream_per_category(
-    settings, postmark, default_flow, frozen, django_capture_on_commit_callbacks
+    settings, fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
     settings.POSTPURCHASE = {
         **settings.POSTPURCHASE,
@@ -47,7 +38,7 @@ def test_from_address_and_stream_per_category(
     with django_capture_on_commit_callbacks(execute=True):
         place()
     run_clock(frozen)
-    sent = by_category(postmark)
+    sent = by_category(fake_postmark)
     assert len(sent["transactional"]) == 1 and len(sent["marketing"]) == 2
     assert {(p["From"], p["MessageStream"]) for p in sent["transactional"]} == {
         (ORDERS_FROM, "outbound")
@@ -58,7 +49,7 @@ def test_from_address_and_stream_per_category(
 
 
 def test_a_category_left_out_keeps_the_shared_from_and_stream(
-    settings, postmark, default_flow, frozen, django_capture_on_commit_callbacks
+    settings, fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
     settings.POSTPURCHASE = {
         **settings.POSTPURCHASE,
@@ -68,19 +59,19 @@ def test_a_category_left_out_keeps_the_shared_from_and_stream(
     settings.DEFAULT_FROM_EMAIL = ORDERS_FROM
     with django_capture_on_commit_callbacks(execute=True):
         place()
-    (payload,) = by_category(postmark)["transactional"]
+    (payload,) = by_category(fake_postmark)["transactional"]
     assert payload["From"] == ORDERS_FROM
     assert "MessageStream" not in payload  # Postmark's default stream
 
 
 def test_every_marketing_email_carries_the_address_and_unsubscribe_link(
-    settings, postmark, default_flow, frozen, django_capture_on_commit_callbacks
+    settings, fake_postmark, default_flow, frozen, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         place()
     run_clock(frozen)
     address = settings.POSTPURCHASE["BRAND"]["address"]
-    for payload in by_category(postmark)["marketing"]:
+    for payload in by_category(fake_postmark)["marketing"]:
         assert address in payload["HtmlBody"] and address in payload["TextBody"]
         assert "/unsubscribe/" in payload["HtmlBody"]
         headers = {h["Name"]: h["Value"] for h in payload["Headers"]}

@@ -17,6 +17,7 @@ from postpurchase.testing.factories import (
     EmailStepFactory,
     EnrollmentFactory,
     FlowFactory,
+    MessageFactory,
     order_snapshot,
 )
 
@@ -77,20 +78,14 @@ def engaged(contact: Contact, hours: list[int], day: datetime | None = None) -> 
     """Past emails of ``contact`` first opened at these UTC hours (set directly, as the
     tracking receivers would)."""
     flow = FlowFactory(slug=f"past-{contact.pk}-{len(hours)}-{hours[0]}")
-    step = EmailStepFactory(flow=flow)
+    EmailStepFactory(flow=flow)
     day = day or datetime(2026, 11, 1, tzinfo=UTC)
     for i, hour in enumerate(hours):
         enrollment = EnrollmentFactory(flow=flow, contact=contact, status="completed")
         sent = day + timedelta(days=i, hours=8)
-        Message.objects.create(
+        MessageFactory(
             enrollment=enrollment,
-            step=step,
-            contact=contact,
-            to_email=contact.email,
-            category="marketing",
-            status="sent",
             created_at=sent,
-            sent_at=sent,
             opened_at=(day + timedelta(days=i)).replace(hour=hour, minute=20),
         )
 

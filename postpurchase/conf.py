@@ -97,6 +97,16 @@ DEFAULTS: dict[str, Any] = {
     # How money names its currency: "symbol" ("4 290 ₽", "₽4,290" in English) or "code"
     # ("4 290 RUB", "RUB 4,290").
     "CURRENCY_DISPLAY": "symbol",
+    # --- Lifecycle: date triggers and segments (docs/lifecycle.md, personalization.md) ---
+    # A date trigger's moment (a birthday, N days without an order) stays due this many
+    # days: a scan that did not run catches up; older moments are left alone.
+    "LIFECYCLE_CATCH_UP_DAYS": 7,
+    # Contacts the date-trigger scan reads per query, and occurrences it records per
+    # round.
+    "LIFECYCLE_BATCH_SIZE": 1000,
+    # Customer checks (segments) read at most this many of a customer's latest order
+    # events.
+    "SEGMENT_MAX_ORDERS": 500,
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -137,6 +147,9 @@ _POSITIVE_INTS = (
     "RETRY_BACKOFF_SECONDS",
     "RETRY_BACKOFF_MAX_SECONDS",
     "CLIENT_IP_PROXIES",
+    "LIFECYCLE_CATCH_UP_DAYS",
+    "LIFECYCLE_BATCH_SIZE",
+    "SEGMENT_MAX_ORDERS",
 )
 #: How request.META spells a header ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR").
 _META_KEY = re.compile(r"[A-Z][A-Z0-9_]*")

@@ -38,6 +38,8 @@ class Job:
 
 JOBS: list[Job] = [
     Job("expire coupons", "postpurchase.coupons.expire_coupons", 3600),
+    # Hourly: some contact's local midnight falls in every hour of the day.
+    Job("date triggers", "postpurchase.lifecycle.scan.scan_date_triggers", 3600),
 ]
 
 

@@ -19,15 +19,18 @@ logger = logging.getLogger("postpurchase.engine")
 
 def upsert_contact(email: str, details: dict[str, Any] | None = None, user: Any = None) -> Contact:
     """Get or create the contact for ``email`` and refresh its names, locale, time
-    zone and shop user (the latest order wins; no ``user`` keeps the one it has). A
-    value Contact cannot hold is normalised or left out with a warning naming the field
-    (see ``adapters.contact_details``)."""
+    zone, birthday, attributes (merged key by key) and shop user (the latest order
+    wins; no ``user`` keeps the one it has). A value Contact cannot hold is normalised
+    or left out with a warning naming the field (see ``adapters.contact_details``)."""
     address = normalize_email(email)
     updates = contact_details(details or {})
     contact, created = Contact.objects.get_or_create(
         email=address, defaults={**updates, "user": user}
     )
     if not created:
+        if "attributes" in updates:
+            # Attributes merge: an order that names only the city keeps the age band.
+            updates["attributes"] = {**(contact.attributes or {}), **updates["attributes"]}
         changed = {f: v for f, v in updates.items() if getattr(contact, f) != v}
         if user is not None and contact.user_id != user.pk:
             changed["user"] = user
@@ -47,10 +50,14 @@ def record_event(
     data: dict[str, Any] | None = None,
     snapshot: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
+    dedupe_key: str | None = None,
 ) -> Event:
-    """Store an event, exit the flows it ends and enroll the contact in flows it starts."""
+    """Store an event, exit the flows it ends and enroll the contact in flows it starts.
+    ``dedupe_key`` (a date trigger's occurrence) is unique: a second event with it
+    raises IntegrityError, so run this in a savepoint to skip duplicates."""
     event = Event.objects.create(
         contact=contact,
+        dedupe_key=dedupe_key,
         name=name,
         ref=ref,
         order_ref=order_ref,
@@ -112,6 +119,8 @@ def enroll(event: Event) -> list[Enrollment]:
     created: list[Enrollment] = []
     flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
+        if flow.trigger_days is not None and event.data.get("days") != flow.trigger_days:
+            continue  # a date trigger's event for another number of days
         if not passes_filter(flow, event.snapshot, event.contact, event.data):
             continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()

@@ -72,6 +72,79 @@ def record_event(
     return event
 
 
+def record_events(events: list[Event]) -> list[Event]:
+    """``record_event`` for many unsaved events of one name at once (the date-trigger
+    scan): one insert, then exits, wake-ups and enrollments a statement per flow rather
+    than a few per event. Raises IntegrityError if a ``dedupe_key`` exists already (run
+    it in a savepoint and fall back to ``record_event`` one by one)."""
+    if not events:
+        return []
+    name = events[0].name
+    Event.objects.bulk_create(events)
+    if not all(e.pk for e in events):  # a database that returns no ids: one by one
+        raise IntegrityError("bulk insert returned no ids")
+    for event in events:
+        signals.emit(signals.event_tracked, Event, event=event)
+    exits = [
+        f
+        for f in Flow.objects.exclude(status=Flow.Status.DRAFT).only("exit_events")
+        if name in (f.exit_events or [])
+    ]
+    waiting = DelayStep.objects.filter(relative_to=DelayStep.RelativeTo.EVENT, event_name=name)
+    if exits or waiting.exists():
+        for event in events:
+            exit_for_event(event)
+            wake_event_waiters(event)
+    enroll_many(events)
+    return events
+
+
+def enroll_many(events: list[Event]) -> list[Enrollment]:
+    """``enroll`` for many events of one name: one insert per flow (duplicates of a
+    dedupe key skipped by the database). A flow with a re-entry period enrolls one
+    event at a time, as ``enroll`` does (it locks the contact)."""
+    created: list[Enrollment] = []
+    woken: list[int] = []  # enroll() wakes its own
+    name = events[0].name
+    for flow in Flow.objects.filter(trigger=name, status=Flow.Status.LIVE):
+        if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD:
+            for event in events:
+                created.extend(e for e in enroll(event) if e.flow_id == flow.pk)
+            continue
+        first = flow.steps.order_by("position", "id").non_polymorphic().first()
+        fresh = [
+            Enrollment(
+                flow=flow,
+                contact=event.contact,
+                trigger_event=event,
+                dedupe_key=dedupe_key(flow, event),
+                order_ref=event.order_ref,
+                snapshot=event.snapshot,
+                step=first,
+                step_entered_at=event.occurred_at,
+                triggered_at=event.occurred_at,
+                due_at=event.occurred_at,
+            )
+            for event in events
+            if (flow.trigger_days is None or event.data.get("days") == flow.trigger_days)
+            and passes_filter(flow, event.snapshot, event.contact, event.data)
+        ]
+        if not fresh:
+            continue
+        Enrollment.objects.bulk_create(fresh, ignore_conflicts=True)
+        # The rows this call inserted are those whose trigger is one of our new events.
+        ours = Enrollment.objects.filter(
+            flow=flow, trigger_event_id__in=[e.trigger_event_id for e in fresh]
+        ).select_related("contact", "trigger_event")
+        for enrollment in ours:
+            created.append(enrollment)
+            woken.append(enrollment.pk)
+            signals.emit(signals.enrolled, Enrollment, enrollment=enrollment)
+    if woken:
+        wake_on_commit(woken)
+    return created
+
+
 def wake_event_waiters(event: Event) -> int:
     """Make the contact's enrollments that wait at a DelayStep for this event due now,
     so they go on at once instead of at their next poll. The step itself decides

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 
 from postpurchase import clock
 from postpurchase.conf import get_setting
-from postpurchase.engine.enrollment import record_event
+from postpurchase.engine.enrollment import record_event, record_events
 from postpurchase.lifecycle.registry import DateTrigger, Occurrence, date_triggers
 from postpurchase.models import Contact, Event, Flow
 
@@ -46,38 +46,56 @@ def scan_date_triggers(now: datetime | None = None, batch_size: int | None = Non
 
 
 def fire(name: str, occurrences: list[Occurrence], now: datetime) -> int:
-    """Record the occurrences not recorded yet as ``name`` events (each in its own
-    transaction, so its enrollments start at once); returns how many were new."""
+    """Record the occurrences not recorded yet as ``name`` events, in one transaction:
+    one insert for the chunk (``record_events``), one commit, and the enrollments they
+    start are woken when it commits. If another scan recorded one of them meanwhile
+    (the unique ``dedupe_key``), the chunk goes one event at a time, skipping those.
+    Returns how many were new."""
     keys = [o.key for o in occurrences]
     done = set(Event.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
     fresh = [o for o in occurrences if o.key not in done]
     if not fresh:
         return 0
     contacts = Contact.objects.in_bulk([o.contact_id for o in fresh])
+    events = [
+        _event(name, o, contacts[o.contact_id], now) for o in fresh if o.contact_id in contacts
+    ]
+    try:
+        with transaction.atomic():
+            return len(record_events(events))
+    except IntegrityError:
+        logger.debug("postpurchase: a concurrent scan recorded some of %s; one by one", name)
     recorded = 0
-    for occurrence in fresh:
-        contact = contacts.get(occurrence.contact_id)
-        if contact is None:
-            continue  # deleted since the finder read it
-        data = dict(occurrence.payload)
-        due_at = data.pop("due_at", None) or now
-        snapshot = data.pop("order", None) or {}
-        order_ref = data.pop("order_ref", None) or ""
+    for event in events:
         try:
             with transaction.atomic():
                 record_event(
                     name,
-                    contact,
-                    ref=occurrence.key,
-                    order_ref=order_ref,
-                    data=data,
-                    snapshot=snapshot,
-                    occurred_at=min(due_at, now),
-                    dedupe_key=occurrence.key,
+                    event.contact,
+                    ref=event.ref,
+                    order_ref=event.order_ref,
+                    data=event.data,
+                    snapshot=event.snapshot,
+                    occurred_at=event.occurred_at,
+                    dedupe_key=event.dedupe_key,
                 )
         except IntegrityError:
-            # Another scan recorded it between our check and the insert.
-            logger.debug("postpurchase: occurrence %s already recorded", occurrence.key)
-            continue
+            continue  # recorded by the other scan
         recorded += 1
     return recorded
+
+
+def _event(name: str, occurrence: Occurrence, contact: Contact, now: datetime) -> Event:
+    """The unsaved event of an occurrence (see the payload's keys in the package)."""
+    data = dict(occurrence.payload)
+    due_at = data.pop("due_at", None) or now
+    return Event(
+        contact=contact,
+        name=name,
+        ref=occurrence.key,
+        order_ref=data.pop("order_ref", None) or "",
+        snapshot=data.pop("order", None) or {},
+        data=data,
+        occurred_at=min(due_at, now),
+        dedupe_key=occurrence.key,
+    )

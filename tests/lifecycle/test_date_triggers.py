@@ -23,6 +23,7 @@ from postpurchase.testing.factories import (
     FlowFactory,
     order_snapshot,
 )
+from tests.core.helpers import run_due
 
 pytestmark = pytest.mark.django_db
 
@@ -305,3 +306,45 @@ def test_a_date_trigger_needs_its_days_and_others_none():
     assert not any("days" in str(p) for p in validate_flow(flow))
     other = FlowFactory(trigger="order_placed", trigger_days=5)
     assert any("date trigger" in str(p) for p in validate_flow(other))
+
+
+def test_a_chunk_with_a_key_twice_records_it_once():
+    """The bulk insert fails on the unique key; the chunk goes one by one."""
+    from postpurchase.lifecycle.finders import Occurrence
+    from postpurchase.lifecycle.scan import fire
+
+    flow = flow_on("birthday", 0)
+    contact = ContactFactory()
+    twice = Occurrence(contact.pk, "birthday:0:x:2026", {"days": 0})
+    other = Occurrence(contact.pk, "birthday:0:y:2026", {"days": 0})
+    with clock.frozen_at(NOW):
+        assert fire("birthday", [twice, twice, other], NOW) == 2
+    assert Event.objects.filter(name="birthday").count() == 2
+    assert Enrollment.objects.filter(flow=flow).count() == 2
+
+
+def test_fired_events_run_conditions_like_any_other():
+    """A winback flow's condition sees the customer's orders (segments)."""
+    from postpurchase.testing.factories import ConditionStepFactory
+
+    flow = FlowFactory(trigger="winback_due", trigger_days=90, exit_events=[])
+    ConditionStepFactory(
+        flow=flow,
+        position=1,
+        condition="orders_count",
+        operator=">=",
+        amount=2,
+        then_action="exit",
+        then_reason="loyal",
+        else_action="exit",
+        else_reason="one-off",
+    )
+    loyal, once = ContactFactory(), ContactFactory()
+    ordered(loyal, NOW - timedelta(days=200), "1")
+    ordered(loyal, NOW - timedelta(days=91), "2")
+    ordered(once, NOW - timedelta(days=91), "3")
+    scan(NOW)
+    with clock.frozen_at(NOW):
+        run_due()
+    reasons = dict(Enrollment.objects.values_list("contact_id", "exit_reason"))
+    assert reasons == {loyal.pk: "loyal", once.pk: "one-off"}

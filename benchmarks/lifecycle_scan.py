@@ -47,9 +47,8 @@ for _p in (str(ROOT), str(HERE)):
         sys.path.insert(0, _p)
 
 import spawn  # noqa: E402  (benchmarks/, on the path from here on)
+from scale import PG_URL, _database  # noqa: E402  (one way to make the database)
 
-PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
 ZONES = [
     "Pacific/Kiritimati",
     "Asia/Tokyo",
@@ -212,15 +211,6 @@ def scan(days_later: int, batch_size: int) -> dict:
 
 
 # --- the orchestrator (no Django here) ------------------------------------------------
-
-
-def _database(name: str, action: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        if action == "create":
-            conn.execute(f"CREATE DATABASE {name}")
 
 
 def main(argv=None) -> int:

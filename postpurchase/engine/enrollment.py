@@ -112,23 +112,7 @@ def enroll_many(events: list[Event]) -> list[Enrollment]:
                 created.extend(e for e in enroll(event) if e.flow_id == flow.pk)
             continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()
-        fresh = [
-            Enrollment(
-                flow=flow,
-                contact=event.contact,
-                trigger_event=event,
-                dedupe_key=dedupe_key(flow, event),
-                order_ref=event.order_ref,
-                snapshot=event.snapshot,
-                step=first,
-                step_entered_at=event.occurred_at,
-                triggered_at=event.occurred_at,
-                due_at=event.occurred_at,
-            )
-            for event in events
-            if (flow.trigger_days is None or event.data.get("days") == flow.trigger_days)
-            and passes_filter(flow, event.snapshot, event.contact, event.data)
-        ]
+        fresh = [new_enrollment(flow, event, first) for event in events if enrolls(flow, event)]
         if not fresh:
             continue
         Enrollment.objects.bulk_create(fresh, ignore_conflicts=True)
@@ -183,6 +167,30 @@ def dedupe_key(flow: Flow, event: Event) -> str:
     return f"event:{event.pk}"
 
 
+def enrolls(flow: Flow, event: Event) -> bool:
+    """Does this trigger event enroll in ``flow``: its days (a date trigger's event for
+    another number of days does not) and its trigger filter."""
+    if flow.trigger_days is not None and event.data.get("days") != flow.trigger_days:
+        return False
+    return passes_filter(flow, event.snapshot, event.contact, event.data)
+
+
+def new_enrollment(flow: Flow, event: Event, first: Any) -> Enrollment:
+    """The unsaved enrollment ``event`` starts in ``flow``, at its ``first`` step."""
+    return Enrollment(
+        flow=flow,
+        contact=event.contact,
+        trigger_event=event,
+        dedupe_key=dedupe_key(flow, event),
+        order_ref=event.order_ref,
+        snapshot=event.snapshot,
+        step=first,
+        step_entered_at=event.occurred_at,
+        triggered_at=event.occurred_at,
+        due_at=event.occurred_at,
+    )
+
+
 def enroll(event: Event) -> list[Enrollment]:
     """Enroll the event's contact in every live flow it triggers; idempotent per dedupe key.
 
@@ -192,23 +200,10 @@ def enroll(event: Event) -> list[Enrollment]:
     created: list[Enrollment] = []
     flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
-        if flow.trigger_days is not None and event.data.get("days") != flow.trigger_days:
-            continue  # a date trigger's event for another number of days
-        if not passes_filter(flow, event.snapshot, event.contact, event.data):
+        if not enrolls(flow, event):
             continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()
-        enrollment = Enrollment(
-            flow=flow,
-            contact=event.contact,
-            trigger_event=event,
-            dedupe_key=dedupe_key(flow, event),
-            order_ref=event.order_ref,
-            snapshot=event.snapshot,
-            step=first,
-            step_entered_at=event.occurred_at,
-            triggered_at=event.occurred_at,
-            due_at=event.occurred_at,
-        )
+        enrollment = new_enrollment(flow, event, first)
         try:
             # A savepoint, so a duplicate does not break the caller's transaction; on
             # PostgreSQL a concurrent insert of the same key waits here for the other.

@@ -46,7 +46,8 @@ class OrderHistory:
         return self.spent[key] / self.counted[key]
 
 
-def _amount(value: Any) -> Decimal | None:
+def number(value: Any) -> Decimal | None:
+    """``value`` as a finite Decimal (a number or its text), else None (booleans too)."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -79,7 +80,7 @@ def order_history(contact_id: int, now: datetime) -> OrderHistory:
         if history.last_order_at is None or occurred_at > history.last_order_at:
             history.last_order_at = occurred_at
         snapshot = snapshot if isinstance(snapshot, dict) else {}
-        total = _amount(snapshot.get("total"))
+        total = number(snapshot.get("total"))
         if total is not None:
             currency = str(snapshot.get("currency") or "").strip().upper()
             history.spent[currency] = history.spent.get(currency, Decimal("0")) + total

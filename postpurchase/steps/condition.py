@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from postpurchase.models import ConditionStep, Event, Message, Step
 from postpurchase.models.steps import register_behaviour
 from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult
-from postpurchase.segments import OrderHistory, order_history
+from postpurchase.segments import OrderHistory, number, order_history
 
 if TYPE_CHECKING:
     from postpurchase.engine.context import StepContext
@@ -337,14 +337,8 @@ def _as_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _number(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
+#: A number from a snapshot or an attribute (shared with the segments).
+_number = number
 
 
 def _compare(left: Any, operator: str, right: Any) -> bool:

@@ -109,7 +109,7 @@ def enroll_many(events: list[Event]) -> list[Enrollment]:
     for flow in Flow.objects.filter(trigger=name, status=Flow.Status.LIVE):
         if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD:
             for event in events:
-                created.extend(e for e in enroll(event) if e.flow_id == flow.pk)
+                created.extend(enroll(event, flows=[flow]))
             continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()
         fresh = [new_enrollment(flow, event, first) for event in events if enrolls(flow, event)]
@@ -191,14 +191,16 @@ def new_enrollment(flow: Flow, event: Event, first: Any) -> Enrollment:
     )
 
 
-def enroll(event: Event) -> list[Enrollment]:
-    """Enroll the event's contact in every live flow it triggers; idempotent per dedupe key.
+def enroll(event: Event, flows: Any = None) -> list[Enrollment]:
+    """Enroll the event's contact in every live flow it triggers (or in ``flows``, a
+    list of them); idempotent per dedupe key.
 
     Returns the enrollments this call created. Their first steps run right after the
     surrounding transaction commits.
     """
     created: list[Enrollment] = []
-    flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
+    if flows is None:
+        flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
         if not enrolls(flow, event):
             continue

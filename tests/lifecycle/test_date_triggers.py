@@ -348,3 +348,26 @@ def test_fired_events_run_conditions_like_any_other():
         run_due()
     reasons = dict(Enrollment.objects.values_list("contact_id", "exit_reason"))
     assert reasons == {loyal.pk: "loyal", once.pk: "one-off"}
+
+
+def test_a_flow_with_a_reentry_period_enrolls_once_beside_the_others():
+    from postpurchase import signals
+
+    period = flow_on("birthday", 0, reentry="once_per_period", reentry_days=300)
+    plain = flow_on("birthday", 0)
+    ContactFactory(birthday=date(1990, 11, 23))
+    enrolled = []
+
+    def on_enrolled(sender, enrollment, **kwargs):
+        enrolled.append(enrollment.flow_id)
+
+    signals.enrolled.connect(on_enrolled, dispatch_uid="test-period")
+    try:
+        from django.test import TestCase
+
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            assert scan(NOW) == 1
+    finally:
+        signals.enrolled.disconnect(dispatch_uid="test-period")
+    assert sorted(enrolled) == sorted([period.pk, plain.pk])
+    assert Enrollment.objects.count() == 2

@@ -13,6 +13,9 @@ Snapshot of an order (keys the built-in templates use; add any others you like):
       "email": "anna@example.com",       # required
       "first_name": "Anna", "last_name": "Petrova",
       "locale": "ru", "timezone": "Europe/Moscow",
+      "birthday": "1990-02-28",          # optional: the birthday date trigger
+      "attributes": {"age_band": "25-34", "gender": "f", "city": "Kazan",
+                     "country": "RU"},   # optional: the customer, for segments
       "placed_at": "2026-11-23T10:00:00+00:00",
       "currency": "RUB",
       "items": [{"sku": "BP-1", "name": "Backpack", "category": "Bags", "qty": 1,
@@ -44,6 +47,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
+from postpurchase import clock
 from postpurchase.conf import get_setting, site_url
 from postpurchase.exceptions import AdapterError, PostpurchaseConfigurationError
 from postpurchase.models import normalize_email
@@ -68,6 +72,7 @@ ORDER_TYPES = {
     "last_name": TEXT,
     "locale": TEXT,
     "timezone": TEXT,
+    "birthday": DATE,
     "placed_at": DATETIME,
     "currency": TEXT,
     "subtotal": AMOUNT,
@@ -303,13 +308,15 @@ def _is_time_zone(name: str) -> bool:
     return True
 
 
-def contact_details(details: dict[str, Any]) -> dict[str, str]:
+def contact_details(details: dict[str, Any]) -> dict[str, Any]:
     """The contact fields of ``details`` (an order snapshot or track()'s ``contact``)
     as Contact holds them. Names go on one line, cut at 150 characters; a locale is
     trimmed to its language code; a time zone that is not one is left out; NUL
-    characters are removed. Each change is logged as a warning naming the field
-    ("contact.locale"), never its value."""
-    cleaned: dict[str, str] = {}
+    characters are removed; ``birthday`` (an ISO date or a date) becomes a date and
+    ``attributes`` a dict of short keys and plain values (see ``contact_attributes``).
+    Each change is logged as a warning naming the field ("contact.locale"), never its
+    value."""
+    cleaned: dict[str, Any] = {}
     nul: list[str] = []
     for field, limit in CONTACT_FIELDS.items():
         raw = details.get(field)
@@ -343,7 +350,68 @@ def contact_details(details: dict[str, Any]) -> dict[str, str]:
         if value:
             cleaned[field] = value
     warn_stripped(nul)
+    birthday = contact_birthday(details.get("birthday"))
+    if birthday is not None:
+        cleaned["birthday"] = birthday
+    attributes = contact_attributes(details.get("attributes"))
+    if attributes:
+        cleaned["attributes"] = attributes
     return cleaned
+
+
+#: An attribute's key and text value are cut at these lengths; at most this many keys.
+ATTRIBUTE_KEY_MAX, ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX = 64, 200, 50
+
+
+def contact_birthday(value: Any) -> date | None:
+    """A birthday as Contact holds it, from a date or an ISO date ("1990-02-29"); a
+    value that is not one (or lies in the future) is left out with a warning."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value).strip()[:10])
+        except ValueError:
+            logger.warning("postpurchase: contact.birthday is not an ISO date; ignored")
+            return None
+    if value.year < 1900 or value > clock.now().date():
+        logger.warning("postpurchase: contact.birthday is out of range; ignored")
+        return None
+    return value
+
+
+def contact_attributes(value: Any) -> dict[str, Any]:
+    """The customer's attributes (age_band, gender, city, country, ...) as Contact
+    holds them: string keys of up to 64 characters, values that are text (one line, up
+    to 200 characters), numbers, booleans or lists of those; others are left out with
+    a warning naming the key."""
+    if value in (None, "", {}):
+        return {}
+    if not isinstance(value, dict):
+        logger.warning("postpurchase: contact.attributes is not a dict; ignored")
+        return {}
+    cleaned: dict[str, Any] = {}
+    for key, item in list(value.items())[:ATTRIBUTES_MAX]:
+        name = " ".join(str(key).replace("\x00", "").split())[:ATTRIBUTE_KEY_MAX]
+        kept = _attribute_value(item)
+        if not name or kept is None:
+            logger.warning("postpurchase: contact.attributes.%s is not plain; ignored", name)
+            continue
+        cleaned[name] = kept
+    return cleaned
+
+
+def _attribute_value(value: Any) -> Any:
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str):
+        return " ".join(value.replace("\x00", "").split())[:ATTRIBUTE_VALUE_MAX]
+    if isinstance(value, list | tuple):
+        items = [_attribute_value(v) for v in value if not isinstance(v, list | tuple | dict)]
+        return [v for v in items if v is not None]
+    return None
 
 
 def email_problem(email: Any) -> str:

@@ -175,6 +175,16 @@ DEFAULTS: dict[str, Any] = {
     # consent and to existing customers until they opt out (EU/UK PECR reg. 22);
     # "consent" only to contacts who granted it explicitly (Russia, 38-FZ art. 18).
     "MARKETING_LEGAL_BASIS": "soft_opt_in",
+    # --- Lifecycle: date triggers and segments (docs/lifecycle.md, personalization.md) ---
+    # A date trigger's moment (a birthday, N days without an order) stays due this many
+    # days: a scan that did not run catches up; older moments are left alone.
+    "LIFECYCLE_CATCH_UP_DAYS": 7,
+    # Contacts the date-trigger scan reads per query, and occurrences it records per
+    # round.
+    "LIFECYCLE_BATCH_SIZE": 1000,
+    # Customer checks (segments) read at most this many of a customer's latest order
+    # events.
+    "SEGMENT_MAX_ORDERS": 500,
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -226,6 +236,9 @@ _POSITIVE_INTS = (
     "MACHINE_BURST_SECONDS",
     "SEND_TIME_MIN_OBSERVATIONS",
     "SEND_TIME_MAX_DELAY_HOURS",
+    "LIFECYCLE_CATCH_UP_DAYS",
+    "LIFECYCLE_BATCH_SIZE",
+    "SEGMENT_MAX_ORDERS",
 )
 #: How request.META spells a header ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR").
 _META_KEY = re.compile(r"[A-Z][A-Z0-9_]*")

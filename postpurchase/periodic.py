@@ -40,6 +40,8 @@ JOBS: list[Job] = [
     Job("expire coupons", "postpurchase.coupons.expire_coupons", 3600),
     Job("health checks", "postpurchase.monitoring.run_health_checks", 300),
     Job("purge expired events", "postpurchase.retention.purge_expired", 3600),
+    # Hourly: some contact's local midnight falls in every hour of the day.
+    Job("date triggers", "postpurchase.lifecycle.scan.scan_date_triggers", 3600),
 ]
 
 

@@ -120,6 +120,10 @@ coupon_issued = Signal()
 #: provides args: coupon, redemption (postpurchase.models.CouponRedemption). Sent after
 #: the redemption commits; not again when a retried checkout redeems the same order.
 coupon_redeemed = Signal()
+#: provides args: coupon (postpurchase.models.Coupon), replaced_by (the Coupon whose
+#: issue withdrew it). Sent after commit, once per code, after the adapter's
+#: ``coupon_expired``: an escalating offer made an earlier unused code stop working.
+coupon_withdrawn = Signal()
 
 
 def emit(signal: Signal, sender, **kwargs) -> None:

@@ -340,6 +340,63 @@ def expire_coupons(now: datetime | None = None, batch_size: int = 500) -> int:
                 logger.exception("postpurchase: the adapter's coupon_expired failed for %s", pk)
 
 
+# --- escalating offers ---------------------------------------------------------------
+
+
+def earlier_coupons(enrollment_id: int, message: Message):
+    """The codes issued with the enrollment's other emails, latest first."""
+    return (
+        Coupon.objects.filter(message__enrollment_id=enrollment_id)
+        .exclude(message=message)
+        .order_by("-issued_at", "-pk")
+    )
+
+
+def was_used(coupon: Coupon) -> bool:
+    return coupon.redemptions.exists()
+
+
+def escalation_allows(enrollment_id: int, message: Message) -> bool:
+    """May an escalating step issue its (bigger) offer? Only if the enrollment's
+    previous code went unused (or there was none): a customer who used the first offer
+    is not given a bigger one."""
+    previous = earlier_coupons(enrollment_id, message).first()
+    return previous is None or not was_used(previous)
+
+
+def withdraw_earlier(enrollment_id: int, replaced_by: Coupon, now: datetime | None = None) -> int:
+    """End the enrollment's earlier codes that were never used, so only ``replaced_by``
+    is valid: each stops working now (the conditional update makes it once per code even
+    when two runs overlap), the adapter's ``coupon_expired`` removes its mirror and
+    ``coupon_withdrawn`` goes out, after commit. Returns how many were withdrawn."""
+    now = now or clock.now()
+    unused = earlier_coupons(enrollment_id, replaced_by.message).filter(
+        expired_at__isnull=True, redemptions__isnull=True
+    )
+    withdrawn = 0
+    for coupon in unused.exclude(pk=replaced_by.pk).select_related("contact", "policy"):
+        taken = Coupon.objects.filter(pk=coupon.pk, expired_at__isnull=True).update(
+            expired_at=now, expires_at=min(coupon.expires_at, now)
+        )
+        if not taken:
+            continue
+        withdrawn += 1
+        coupon.expired_at = now
+        transaction.on_commit(lambda c=coupon: _withdrawn(c, replaced_by))
+    return withdrawn
+
+
+def _withdrawn(coupon: Coupon, replaced_by: Coupon) -> None:
+    try:
+        get_adapter().coupon_expired(coupon)
+    except Exception:
+        logger.exception("postpurchase: the adapter's coupon_expired failed for %s", coupon.pk)
+    signals.emit(signals.coupon_withdrawn, Coupon, coupon=coupon, replaced_by=replaced_by)
+
+
+__all__ += ["earlier_coupons", "escalation_allows", "was_used", "withdraw_earlier"]
+
+
 # --- rate limiting -------------------------------------------------------------------
 
 #: Coupon codes a client may try in a window; accepted codes are given back.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from postpurchase import clock
 from postpurchase.adapters import get_adapter
 from postpurchase.conf import brand, site_url
-from postpurchase.coupons import issue_for_message
+from postpurchase.coupons import escalation_allows, issue_for_message, withdraw_earlier
 from postpurchase.email.rendering import RenderedEmail, render_template
 from postpurchase.engine.context import Batch, StepContext
 from postpurchase.exceptions import AdapterCallError, TemplateRenderError
@@ -21,15 +21,24 @@ if TYPE_CHECKING:
 
 def step_coupon(step: EmailStep, message: Message, ctx: StepContext):
     """The coupon this message carries when its step has a coupon policy: issued on the
-    first attempt, found again on a retry (unique per message and policy)."""
+    first attempt, found again on a retry (unique per message and policy). An
+    escalating step ("only if the earlier code went unused") issues none when the
+    enrollment's previous code was used; with ``withdraw_previous`` the earlier unused
+    codes stop working once this one is issued."""
     if not step.coupon_policy_id:
         return None
     policy = step.coupon_policy
-    if policy.is_active:
-        coupon = issue_for_message(policy, message, now=ctx.now)
-    else:  # an inactive policy issues nothing new
-        coupon = message.coupons.filter(policy=policy).first()
+    coupon = message.coupons.filter(policy=policy).first()
+    enrollment_id = ctx.enrollment.pk
+    if coupon is None and policy.is_active:  # an inactive policy issues nothing new
+        if step.coupon_escalation != step.Escalation.IF_UNUSED or escalation_allows(
+            enrollment_id, message
+        ):
+            coupon = issue_for_message(policy, message, now=ctx.now)
     if coupon is not None:
+        if step.withdraw_previous:
+            # Also on a retry: the withdrawal is idempotent.
+            withdraw_earlier(enrollment_id, coupon, now=ctx.now)
         coupon.contact = ctx.contact
     return coupon
 

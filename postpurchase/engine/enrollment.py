@@ -20,11 +20,12 @@ logger = logging.getLogger("postpurchase.engine")
 
 def upsert_contact(email: str, details: dict[str, Any] | None = None, user: Any = None) -> Contact:
     """Get or create the contact for ``email`` and refresh its names, locale, time
-    zone and shop user (the latest order wins; no ``user`` keeps the one it has). A
-    value Contact cannot hold is normalised or left out with a warning naming the field
-    (see ``adapters.contact_details``). ``details["marketing_consent"]`` (the shop's
-    checkout checkbox) is recorded in the consent history (``consent.parse_shop_consent``).
-    A new contact whose address was erased is created suppressed."""
+    zone, birthday, attributes (merged key by key) and shop user (the latest order
+    wins; no ``user`` keeps the one it has). A value Contact cannot hold is normalised
+    or left out with a warning naming the field (see ``adapters.contact_details``).
+    ``details["marketing_consent"]`` (the shop's checkout checkbox) is recorded in the
+    consent history (``consent.parse_shop_consent``). A new contact whose address was
+    erased is created suppressed."""
     address = normalize_email(email)
     details = details or {}
     updates = contact_details(details)
@@ -36,6 +37,9 @@ def upsert_contact(email: str, details: dict[str, Any] | None = None, user: Any 
         # An erased customer who comes back is not mailed until staff lift the block.
         suppression.block_if_erased(contact)
     else:
+        if "attributes" in updates:
+            # Attributes merge: an order that names only the city keeps the age band.
+            updates["attributes"] = {**(contact.attributes or {}), **updates["attributes"]}
         changed = {f: v for f, v in updates.items() if getattr(contact, f) != v}
         if user is not None and contact.user_id != user.pk:
             changed["user"] = user
@@ -57,10 +61,14 @@ def record_event(
     data: dict[str, Any] | None = None,
     snapshot: dict[str, Any] | None = None,
     occurred_at: datetime | None = None,
+    dedupe_key: str | None = None,
 ) -> Event:
-    """Store an event, exit the flows it ends and enroll the contact in flows it starts."""
+    """Store an event, exit the flows it ends and enroll the contact in flows it starts.
+    ``dedupe_key`` (a date trigger's occurrence) is unique: a second event with it
+    raises IntegrityError, so run this in a savepoint to skip duplicates."""
     event = Event.objects.create(
         contact=contact,
+        dedupe_key=dedupe_key,
         name=name,
         ref=ref,
         order_ref=order_ref,
@@ -73,6 +81,63 @@ def record_event(
     wake_event_waiters(event)
     enroll(event)
     return event
+
+
+def record_events(events: list[Event]) -> list[Event]:
+    """``record_event`` for many unsaved events of one name at once (the date-trigger
+    scan): one insert, then exits, wake-ups and enrollments a statement per flow rather
+    than a few per event. Raises IntegrityError if a ``dedupe_key`` exists already (run
+    it in a savepoint and fall back to ``record_event`` one by one)."""
+    if not events:
+        return []
+    name = events[0].name
+    Event.objects.bulk_create(events)
+    if not all(e.pk for e in events):  # a database that returns no ids: one by one
+        raise IntegrityError("bulk insert returned no ids")
+    for event in events:
+        signals.emit(signals.event_tracked, Event, event=event)
+    exits = [
+        f
+        for f in Flow.objects.exclude(status=Flow.Status.DRAFT).only("exit_events")
+        if name in (f.exit_events or [])
+    ]
+    waiting = DelayStep.objects.filter(relative_to=DelayStep.RelativeTo.EVENT, event_name=name)
+    if exits or waiting.exists():
+        for event in events:
+            exit_for_event(event)
+            wake_event_waiters(event)
+    enroll_many(events)
+    return events
+
+
+def enroll_many(events: list[Event]) -> list[Enrollment]:
+    """``enroll`` for many events of one name: one insert per flow (duplicates of a
+    dedupe key skipped by the database). A flow with a re-entry period enrolls one
+    event at a time, as ``enroll`` does (it locks the contact)."""
+    created: list[Enrollment] = []
+    woken: list[int] = []  # enroll() wakes its own
+    name = events[0].name
+    for flow in Flow.objects.filter(trigger=name, status=Flow.Status.LIVE):
+        if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD:
+            for event in events:
+                created.extend(enroll(event, flows=[flow]))
+            continue
+        first = flow.steps.order_by("position", "id").non_polymorphic().first()
+        fresh = [new_enrollment(flow, event, first) for event in events if enrolls(flow, event)]
+        if not fresh:
+            continue
+        Enrollment.objects.bulk_create(fresh, ignore_conflicts=True)
+        # The rows this call inserted are those whose trigger is one of our new events.
+        ours = Enrollment.objects.filter(
+            flow=flow, trigger_event_id__in=[e.trigger_event_id for e in fresh]
+        ).select_related("contact", "trigger_event")
+        for enrollment in ours:
+            created.append(enrollment)
+            woken.append(enrollment.pk)
+            signals.emit(signals.enrolled, Enrollment, enrollment=enrollment)
+    if woken:
+        wake_on_commit(woken)
+    return created
 
 
 def wake_event_waiters(event: Event) -> int:
@@ -113,8 +178,33 @@ def dedupe_key(flow: Flow, event: Event) -> str:
     return f"event:{event.pk}"
 
 
-def enroll(event: Event) -> list[Enrollment]:
-    """Enroll the event's contact in every live flow it triggers; idempotent per dedupe key.
+def enrolls(flow: Flow, event: Event) -> bool:
+    """Does this trigger event enroll in ``flow``: its days (a date trigger's event for
+    another number of days does not) and its trigger filter."""
+    if flow.trigger_days is not None and event.data.get("days") != flow.trigger_days:
+        return False
+    return passes_filter(flow, event.snapshot, event.contact, event.data)
+
+
+def new_enrollment(flow: Flow, event: Event, first: Any) -> Enrollment:
+    """The unsaved enrollment ``event`` starts in ``flow``, at its ``first`` step."""
+    return Enrollment(
+        flow=flow,
+        contact=event.contact,
+        trigger_event=event,
+        dedupe_key=dedupe_key(flow, event),
+        order_ref=event.order_ref,
+        snapshot=event.snapshot,
+        step=first,
+        step_entered_at=event.occurred_at,
+        triggered_at=event.occurred_at,
+        due_at=event.occurred_at,
+    )
+
+
+def enroll(event: Event, flows: Any = None) -> list[Enrollment]:
+    """Enroll the event's contact in every live flow it triggers (or in ``flows``, a
+    list of them); idempotent per dedupe key.
 
     Returns the enrollments this call created. Their first steps run right after the
     surrounding transaction commits.
@@ -123,23 +213,13 @@ def enroll(event: Event) -> list[Enrollment]:
     if event.contact.suppression_reason == suppression.REASON:
         logger.info("contact %s is on the erased list: not enrolled", event.contact_id)
         return created
-    flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
+    if flows is None:
+        flows = Flow.objects.filter(trigger=event.name, status=Flow.Status.LIVE)
     for flow in flows:
-        if not passes_filter(flow, event.snapshot, event.contact, event.data):
+        if not enrolls(flow, event):
             continue
         first = flow.steps.order_by("position", "id").non_polymorphic().first()
-        enrollment = Enrollment(
-            flow=flow,
-            contact=event.contact,
-            trigger_event=event,
-            dedupe_key=dedupe_key(flow, event),
-            order_ref=event.order_ref,
-            snapshot=event.snapshot,
-            step=first,
-            step_entered_at=event.occurred_at,
-            triggered_at=event.occurred_at,
-            due_at=event.occurred_at,
-        )
+        enrollment = new_enrollment(flow, event, first)
         try:
             # A savepoint, so a duplicate does not break the caller's transaction; on
             # PostgreSQL a concurrent insert of the same key waits here for the other.

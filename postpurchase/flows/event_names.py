@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from postpurchase.conf import get_setting
+from postpurchase.lifecycle import date_triggers
 from postpurchase.models import Event
 
 #: Events that a source in the app sends: the inbound signals and the NPS answer.
@@ -34,9 +35,14 @@ def custom_events() -> dict[str, str]:
     return {**RECIPE_EVENTS, **get_setting("CUSTOM_EVENTS")}
 
 
+def date_events() -> dict[str, str]:
+    """The date triggers' events (fired by the scan), name -> label."""
+    return {name: trigger.label for name, trigger in date_triggers().items()}
+
+
 def known_events() -> dict[str, str]:
     """Events some source can send, name -> label (not counting the events table)."""
-    return {**BUILT_IN, **custom_events()}
+    return {**BUILT_IN, **date_events(), **custom_events()}
 
 
 def seen_events() -> set[str]:
@@ -54,9 +60,11 @@ def event_choices(seen: set[str] | None = None) -> list[tuple[str, list[tuple[st
     then the other names found in the events table (``seen``, queried if None)."""
     seen = seen_events() if seen is None else seen
     custom = custom_events()
-    others = sorted(seen - set(BUILT_IN) - set(custom))
+    dates = date_events()
+    others = sorted(seen - set(BUILT_IN) - set(dates) - set(custom))
     groups = [
         (_("Shop and app events"), list(BUILT_IN.items())),
+        (_("Date triggers (set the days below)"), list(dates.items())),
         (_("Custom events"), list(custom.items())),
         (_("Other events recorded so far"), [(name, name) for name in others]),
     ]

@@ -4,10 +4,12 @@ data (``event_data``: e.g. ``category == detractor`` of ``nps_submitted``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from postpurchase import clock
 from postpurchase.models import Contact, Flow
 from postpurchase.models.flows import EVENT_DATA, as_condition
 from postpurchase.steps import condition as conditions
@@ -19,6 +21,7 @@ class _EnrollmentContext:
 
     snapshot: dict[str, Any]
     contact: Contact | SimpleNamespace
+    now: datetime = field(default_factory=clock.now)
 
 
 def passes(

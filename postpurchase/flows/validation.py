@@ -16,6 +16,7 @@ from postpurchase.email.previews import sample_context, sample_snapshot
 from postpurchase.email.rendering import render_content
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.flows.event_names import known_events, label
+from postpurchase.lifecycle import date_trigger
 from postpurchase.models import DelayStep, EmailStep, Event, Flow, Step
 from postpurchase.models.steps import step_links
 
@@ -55,6 +56,7 @@ def validate_flow(flow: Flow) -> list[Problem]:
                 % {"name": flow.trigger}
             )
         )
+    problems.extend(_check_trigger_days(flow))
     try:
         flow.clean()  # re-entry period, trigger filter
     except ValidationError as exc:
@@ -71,6 +73,22 @@ def validate_flow(flow: Flow) -> list[Problem]:
         problems.extend(Problem(p) for p in backend_problems())
     problems.extend(_check_graph(steps))
     return problems
+
+
+def _check_trigger_days(flow: Flow) -> list[Problem]:
+    """A date trigger needs its number of days; any other trigger must have none (it
+    would then enroll no one)."""
+    trigger = date_trigger(flow.trigger)
+    if trigger is not None and flow.trigger_days is None:
+        return [
+            Problem(
+                _("Set the trigger's days (%(meaning)s) for the date trigger “%(name)s”.")
+                % {"meaning": trigger.days_help, "name": trigger.label}
+            )
+        ]
+    if trigger is None and flow.trigger_days is not None:
+        return [Problem(_("Only a date trigger uses the trigger's days: leave them empty."))]
+    return []
 
 
 def flow_warnings(flow: Flow) -> list[str]:

@@ -51,7 +51,21 @@ class Contact(models.Model):
     )
     locale = models.CharField(_("language"), max_length=16, blank=True)
     timezone = models.CharField(_("time zone"), max_length=64, blank=True)
-    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    attributes = models.JSONField(
+        _("attributes"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "What the shop's adapter tells about the customer (age_band, gender, city, "
+            "country, ...), for segments."
+        ),
+    )
+    birthday = models.DateField(
+        _("birthday"),
+        null=True,
+        blank=True,
+        help_text=_("Given by the shop's adapter; the birthday date trigger uses it."),
+    )
     unsubscribed_at = models.DateTimeField(
         _("unsubscribed from marketing at"), null=True, blank=True
     )

@@ -29,6 +29,11 @@ class Event(models.Model):
     # so loading an event for a template does not decode the whole order again.
     snapshot = models.JSONField(_("order snapshot"), default=dict, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
+    # Set on events the app fires itself from time passing (date triggers): one event
+    # per occurrence ("winback:90:<contact>:<last order>"), however often the scan runs.
+    dedupe_key = models.CharField(
+        _("occurrence key"), max_length=200, null=True, blank=True, unique=True
+    )
     created_at = ClockDateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:
@@ -36,6 +41,8 @@ class Event(models.Model):
         verbose_name_plural = _("events")
         permissions = [("export_event", _("Can export events as CSV"))]
         ordering = ["-occurred_at", "-id"]
+        # The date-trigger scan reads order events by time (winback, N days after).
+        indexes = [models.Index(fields=["name", "occurred_at"], name="pp_event_name_time")]
 
     def __str__(self) -> str:
         return f"{self.name} {self.ref}".strip()

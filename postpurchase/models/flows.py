@@ -10,7 +10,13 @@ from postpurchase.models.fields import ClockDateTimeField
 from postpurchase.models.steps import ConditionStep
 
 # Checks a trigger filter may use: those that need only the order and the contact.
-TRIGGER_FILTER_CHECKS = ("order_total", "order_contains", "item_field_present", "contact_attribute")
+TRIGGER_FILTER_CHECKS = (
+    "order_total",
+    "order_contains",
+    "item_field_present",
+    "contact_attribute",
+    *ConditionStep.CUSTOMER_CHECKS,
+)
 
 
 class Flow(models.Model):
@@ -35,6 +41,16 @@ class Flow(models.Model):
         max_length=100,
         db_index=True,
         help_text=_('The event that enrolls a contact, e.g. "order_placed".'),
+    )
+    trigger_days = models.PositiveIntegerField(
+        _("trigger: days"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "For a date trigger: how many days (since the last order, since an order, "
+            "before the birthday, the anniversary or a coupon's last day). Leave empty "
+            "for the other triggers."
+        ),
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True
@@ -139,7 +155,7 @@ EVENT_DATA = "event_data"
 def as_condition(flow: Flow) -> ConditionStep:
     """An unsaved condition step carrying the flow's filter, for the shared checks."""
     amount = None
-    if flow.filter_condition == ConditionStep.Check.ORDER_TOTAL:
+    if flow.filter_condition in ConditionStep.AMOUNT_CHECKS:
         try:
             amount = Decimal(flow.filter_value.strip().replace(",", "."))
         except (InvalidOperation, ValueError):
@@ -160,7 +176,7 @@ def as_condition(flow: Flow) -> ConditionStep:
 
 def validate_trigger_filter(flow: Flow) -> None:
     """Raise ValidationError on the flow's filter fields if the filter is incomplete."""
-    if flow.filter_condition == ConditionStep.Check.ORDER_TOTAL and flow.filter_value.strip():
+    if flow.filter_condition in ConditionStep.AMOUNT_CHECKS and flow.filter_value.strip():
         if as_condition(flow).amount is None:
             raise ValidationError({"filter_value": _("Enter the amount as a number.")})
     try:

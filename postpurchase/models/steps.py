@@ -435,6 +435,30 @@ class EmailStep(Step):
         ),
     )
 
+    class Escalation(models.TextChoices):
+        ALWAYS = "always", _("always issue a code")
+        IF_UNUSED = "if_unused", _("only if the flow's earlier code went unused")
+
+    coupon_escalation = models.CharField(
+        _("issue the coupon"),
+        max_length=10,
+        choices=Escalation.choices,
+        default=Escalation.ALWAYS,
+        help_text=_(
+            "An escalating offer: give this step a bigger policy than the earlier email's "
+            "(10 percent off, then 15, then free shipping) and issue it only if the "
+            "customer did not use the earlier code."
+        ),
+    )
+    withdraw_previous = models.BooleanField(
+        _("withdraw the earlier code"),
+        default=False,
+        help_text=_(
+            "When this email's code is issued, the unused codes that earlier emails of "
+            "the same enrollment carried stop working, so only one offer is valid."
+        ),
+    )
+
     class Meta:
         verbose_name = _("email")
         verbose_name_plural = _("emails")
@@ -474,6 +498,14 @@ class ConditionStep(Step):
         ITEM_FIELD_PRESENT = "item_field_present", _("an item of the order has a field")
         CONTACT_ATTRIBUTE = "contact_attribute", _("a contact attribute compares to a value")
         RANDOM_PERCENT = "random_percent", _("random: true for a percentage (A/B split)")
+        # Customer checks (segments), from the app's own order events.
+        ORDERS_COUNT = "orders_count", _("the customer's number of orders compares to a number")
+        TOTAL_SPENT = "total_spent", _("the customer's total spent in a currency compares to")
+        AVERAGE_ORDER = "average_order", _("the customer's average order in a currency compares to")
+        BOUGHT = "bought", _("the customer ever bought a category or SKU")
+        DAYS_SINCE_ORDER = "days_since_order", _("days since the customer's last order compare to")
+        BIRTHDAY_MONTH = "birthday_month", _("the customer's birthday month is")
+        LANGUAGE = "language", _("the customer's language is")
 
     class Action(models.TextChoices):
         CONTINUE = "continue", _("continue with the next step")
@@ -492,6 +524,24 @@ class ConditionStep(Step):
 
     #: Operators that compare numbers (the order total accepts only these).
     NUMERIC_OPERATORS = ("==", "!=", ">", ">=", "<", "<=")
+    #: Checks about the customer rather than the enrollment: a trigger filter may use them.
+    CUSTOMER_CHECKS = (
+        "orders_count",
+        "total_spent",
+        "average_order",
+        "bought",
+        "days_since_order",
+        "birthday_month",
+        "language",
+    )
+    #: Checks that compare a number typed in ``amount`` (a filter's value).
+    AMOUNT_CHECKS = (
+        "order_total",
+        "orders_count",
+        "total_spent",
+        "average_order",
+        "days_since_order",
+    )
 
     condition = models.CharField(_("condition"), max_length=20, choices=Check.choices)
     field = models.CharField(
@@ -499,8 +549,10 @@ class ConditionStep(Step):
         max_length=100,
         blank=True,
         help_text=_(
-            '"order contains": category or sku. "item field present": the item key, e.g. '
-            'tips. "contact attribute": the attribute name.'
+            '"order contains", "ever bought": category or sku. "item field present": the '
+            'item key, e.g. tips. "contact attribute": the attribute name (age_band, '
+            'gender, city, country, ...). "total spent", "average order": the currency, '
+            "e.g. EUR."
         ),
     )
     operator = models.CharField(_("operator"), max_length=10, choices=Operator.choices, blank=True)
@@ -516,7 +568,10 @@ class ConditionStep(Step):
         decimal_places=2,
         null=True,
         blank=True,
-        help_text=_("For the order total, in the order's currency."),
+        help_text=_(
+            "For the order total (in the order's currency), the number of orders, the "
+            "total spent, the average order, or the days since the last order."
+        ),
     )
     percent = models.PositiveSmallIntegerField(
         _("percent"),

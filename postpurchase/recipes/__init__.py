@@ -150,6 +150,7 @@ def _install(slug: str) -> tuple[Flow, bool]:
             "name": recipe["name"],
             "description": recipe.get("description", ""),
             "trigger": recipe["trigger"],
+            "trigger_days": recipe.get("trigger_days"),
             "reentry": recipe.get("reentry", Flow.Reentry.ONCE_PER_ORDER),
             "reentry_days": recipe.get("reentry_days"),
             "exit_events": list(recipe.get("exit_events", [])),

@@ -2,6 +2,7 @@
 
 from postpurchase.recipes.browse_abandonment import BROWSE_ABANDONMENT
 from postpurchase.recipes.cart_abandonment import CART_ABANDONMENT
+from postpurchase.recipes.lifecycle import LIFECYCLE_RECIPES
 from postpurchase.recipes.nps import NPS_DETRACTOR_ALERT, NPS_PROMOTER_REVIEW, NPS_SURVEY
 from postpurchase.recipes.order_delivered import ORDER_DELIVERED
 from postpurchase.recipes.order_processing import ORDER_PROCESSING
@@ -28,4 +29,5 @@ CATALOG = [
     NPS_SURVEY,
     NPS_DETRACTOR_ALERT,
     NPS_PROMOTER_REVIEW,
+    *LIFECYCLE_RECIPES,
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from postpurchase.models import ConditionStep, Event, Message, Step
 from postpurchase.models.steps import register_behaviour
 from postpurchase.results import Exit, Fail, JumpTo, Next, StepResult
+from postpurchase.segments import OrderHistory, number, order_history
 
 if TYPE_CHECKING:
     from postpurchase.engine.context import StepContext
@@ -63,6 +64,30 @@ def validate_condition(step: ConditionStep) -> None:
             error("operator", _("Choose how to compare the attribute."))
         elif operator != ConditionStep.Operator.IS_SET and not (step.value or "").strip():
             error("value", _("Enter the value to compare the attribute with."))
+    elif check in ConditionStep.AMOUNT_CHECKS:  # the customer's numbers
+        if operator not in ConditionStep.NUMERIC_OPERATORS:
+            error("operator", _("Choose one of ==, !=, >, >=, <, <= to compare the number."))
+        if step.amount is None:
+            error("amount", _("Enter the number to compare with."))
+        if check in (Check.TOTAL_SPENT, Check.AVERAGE_ORDER):
+            currency = (step.field or "").strip()
+            if len(currency) != 3 or not currency.isalpha():
+                error("field", _("Enter the currency as a three-letter code, e.g. EUR."))
+    elif check == Check.BOUGHT:
+        if (step.field or "").strip().lower() not in ("category", "sku"):
+            error("field", _('Enter "category" or "sku": what to look for in the orders.'))
+        if not (step.value or "").strip():
+            error("value", _("Enter the category or SKU to look for."))
+    elif check == Check.BIRTHDAY_MONTH:
+        if operator not in ("==", "!="):
+            error("operator", _('Choose "equals" or "does not equal".'))
+        if (step.value or "").strip() not in [str(m) for m in range(1, 13)]:
+            error("value", _("Enter the month as a number from 1 to 12."))
+    elif check == Check.LANGUAGE:
+        if operator not in ("==", "!="):
+            error("operator", _('Choose "equals" or "does not equal".'))
+        if not (step.value or "").strip():
+            error("value", _("Enter the language code, e.g. ru."))
     elif check == Check.RANDOM_PERCENT:
         if step.percent is None or not 0 <= step.percent <= 100:
             error("percent", _("Enter a percentage from 0 to 100."))
@@ -94,6 +119,8 @@ def validate_condition(step: ConditionStep) -> None:
         raise ValidationError(errors)
     step.field = (step.field or "").strip()
     step.value = (step.value or "").strip()
+    if check in (Check.TOTAL_SPENT, Check.AVERAGE_ORDER):
+        step.field = step.field.upper()
 
 
 # --- evaluation ----------------------------------------------------------------------
@@ -213,6 +240,58 @@ def _contact_attribute(step: ConditionStep, ctx: StepContext) -> bool:
     return _compare(_as_text(have).casefold(), operator, step.value.casefold())
 
 
+def history(ctx: Any) -> OrderHistory:
+    """The contact's order history, computed once per batch (or per trigger filter)."""
+    cache = ctx.batch.cache if getattr(ctx, "batch", None) is not None else ctx.__dict__
+    key = ("order_history", ctx.contact.pk)
+    if key not in cache:
+        cache[key] = order_history(ctx.contact.pk, ctx.now)
+    return cache[key]
+
+
+def _orders_count(step: ConditionStep, ctx: StepContext) -> bool:
+    return _compare(Decimal(history(ctx).count), step.operator, Decimal(step.amount))
+
+
+def _total_spent(step: ConditionStep, ctx: StepContext) -> bool:
+    return _compare(history(ctx).total_spent(step.field), step.operator, Decimal(step.amount))
+
+
+def _average_order(step: ConditionStep, ctx: StepContext) -> bool:
+    average = history(ctx).average_order(step.field)
+    # No order in that currency: there is no average to compare (false, even for "!=").
+    return average is not None and _compare(average, step.operator, Decimal(step.amount))
+
+
+def _bought(step: ConditionStep, ctx: StepContext) -> bool:
+    wanted = step.value.strip()
+    if step.field.strip().lower() == "category":
+        return wanted.casefold() in history(ctx).categories
+    return wanted in history(ctx).skus
+
+
+def _days_since_order(step: ConditionStep, ctx: StepContext) -> bool:
+    last = history(ctx).last_order_at
+    if last is None:
+        return False  # never ordered: no number of days to compare
+    days = Decimal((ctx.now - last).days)
+    return _compare(days, step.operator, Decimal(step.amount))
+
+
+def _birthday_month(step: ConditionStep, ctx: StepContext) -> bool:
+    birthday = getattr(ctx.contact, "birthday", None)
+    same = birthday is not None and str(birthday.month) == step.value.strip()
+    return same if step.operator == "==" else birthday is not None and not same
+
+
+def _language(step: ConditionStep, ctx: StepContext) -> bool:
+    # "ru" matches "ru" and "ru-ru": the contact's language, not its region.
+    have = (getattr(ctx.contact, "locale", "") or "").strip().lower()
+    wanted = step.value.strip().lower().replace("_", "-")
+    same = have == wanted or have.split("-")[0] == wanted
+    return same if step.operator == "==" else not same
+
+
 def _random_percent(step: ConditionStep, ctx: StepContext) -> bool:
     return bucket(ctx.enrollment.pk, step.pk) < (step.percent or 0) * 100
 
@@ -233,6 +312,13 @@ CHECKS: dict[str, Callable[[ConditionStep, StepContext], bool]] = {
     Check.ITEM_FIELD_PRESENT: _item_field_present,
     Check.CONTACT_ATTRIBUTE: _contact_attribute,
     Check.RANDOM_PERCENT: _random_percent,
+    Check.ORDERS_COUNT: _orders_count,
+    Check.TOTAL_SPENT: _total_spent,
+    Check.AVERAGE_ORDER: _average_order,
+    Check.BOUGHT: _bought,
+    Check.DAYS_SINCE_ORDER: _days_since_order,
+    Check.BIRTHDAY_MONTH: _birthday_month,
+    Check.LANGUAGE: _language,
 }
 
 
@@ -251,14 +337,8 @@ def _as_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _number(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    return number if number.is_finite() else None
+#: A number from a snapshot or an attribute (shared with the segments).
+_number = number
 
 
 def _compare(left: Any, operator: str, right: Any) -> bool:

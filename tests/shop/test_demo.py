@@ -93,12 +93,16 @@ def test_demo_simulate_prints_the_series_and_an_nps_answer():
         "+13d 00:00",  # NPS survey, 10 days after delivery
         "+13d 00:00",  # (answered 10)
         "+13d 01:00",  # the public review links the customer asked for in the survey
+        "+90d 00:00",  # winback: no order for 90 days (the date-trigger scan)
+        "+104d 23:00",  # 15 % off, as the first code went unused (9:00 in London)
+        "+119d 23:00",  # free shipping
     ]
     assert "(answered the survey: 10, promoter)" in lines[5]
-    assert "5 emails sent." in output
+    assert lines[7].endswith("Emily, we miss you")
+    assert "8 emails sent." in output
     # ... each of them in the mail folder, as HTML and as text.
-    assert len(list((MAIL_DIR / "simulated").glob("*.html"))) == 5
-    assert len(list((MAIL_DIR / "simulated").glob("*.txt"))) == 5
+    assert len(list((MAIL_DIR / "simulated").glob("*.html"))) == 8
+    assert len(list((MAIL_DIR / "simulated").glob("*.txt"))) == 8
     assert all("emily.clark@example.com" in line for line in lines)
     # The order it announces is the one the thank-you is about.
     (number,) = re.findall(r"Placed order (BP-\w+)", output)
@@ -120,7 +124,7 @@ def test_every_marketing_email_of_the_demo_links_the_preference_centre():
         [link] = set(re.findall(r'href="[^"]*(/postpurchase/preferences/[^"/]+/)"', html))
         assert resolve(link).url_name == "preferences"
         assert link in text  # the plain-text part has it too
-    assert marketing == 4  # all but the thank-you
+    assert marketing == 7  # all but the thank-you (four of the series, three of winback)
 
 
 @pytest.mark.django_db(transaction=True)

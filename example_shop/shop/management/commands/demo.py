@@ -1,6 +1,6 @@
 """``python manage.py demo``: a ready shop with the post-purchase series live.
 
-``--simulate`` skips the server: it places one order and replays the next 30 days on a
+``--simulate`` skips the server: it places one order and replays the next 125 days on a
 simulated clock, printing every email the series sends and when. It runs on a throwaway
 database of its own (a fresh SQLite file, in a child process), so the live demo's
 customers, orders and pending emails are never touched, and every run prints the same
@@ -32,6 +32,7 @@ import postpurchase.engine
 import postpurchase.recipes
 from postpurchase import signals
 from postpurchase.adapters import get_adapter
+from postpurchase.lifecycle.scan import scan_date_triggers
 from postpurchase.models import NPSStep
 from postpurchase.nps import record_answer
 
@@ -45,11 +46,16 @@ FLOW = "post-purchase-series"
 REVIEW_FLOW = "review-thank-you"
 # The NPS survey after delivery, and what a score leads to (E5).
 NPS_FLOWS = ["nps-survey", "nps-promoter-review", "nps-detractor-alert"]
+# A date-triggered flow (D3): the customer who does not order again for 90 days.
+WINBACK_FLOW = "winback"
 # --simulate: the order is delivered this long after it is placed, and the customer
 # answers the NPS survey with this score as soon as it arrives, asking for the review link.
 SIMULATED_DELIVERY = timedelta(days=3)
 SIMULATED_SCORE = 10
-SIMULATED_DAYS = 30
+# Long enough for the winback series (90, 105 and 120 days after the order).
+SIMULATED_DAYS = 125
+#: How often the simulation runs the date-trigger scan (the hourly job, compressed).
+SCAN_EVERY = timedelta(days=1)
 # What the simulated customer buys: a backpack and a rain cover for it.
 SIMULATED_CART = [("BP-TRK-45", 1), ("AC-COVER-L", 1)]
 MAX_STEPS = 10_000
@@ -159,6 +165,8 @@ class Command(BaseCommand):
         for slug in NPS_FLOWS:
             postpurchase.recipes.install(slug, live=True)
         self.stdout.write(f"Flows {', '.join(NPS_FLOWS)} are live.")
+        postpurchase.recipes.install(WINBACK_FLOW, live=True)
+        self.stdout.write(f"Flow {WINBACK_FLOW!r} is live (started by the date-trigger scan).")
         mail_dir = self.mail_dir()
         if mail_dir:
             Path(mail_dir).mkdir(parents=True, exist_ok=True)
@@ -202,10 +210,16 @@ class Command(BaseCommand):
                 )
                 delivered_at = start + SIMULATED_DELIVERY
                 answered: list[Any] = []
+                next_scan = start
                 for _ in range(MAX_STEPS):
+                    if clock.now >= next_scan:
+                        # The periodic job "date triggers", once a simulated day.
+                        scan_date_triggers()
+                        next_scan = clock.now + SCAN_EVERY
                     postpurchase.engine.run_due()
                     answered += self.answer_surveys(sent, answered)
                     nxt = postpurchase.engine.next_due_at()
+                    nxt = next_scan if nxt is None else min(nxt, next_scan)
                     if order.status != Order.Status.DELIVERED and (
                         nxt is None or nxt >= delivered_at
                     ):
@@ -222,7 +236,10 @@ class Command(BaseCommand):
 
         ref = get_adapter().order_ref(order)
         # Older demo orders may have mail falling due in the same window: leave it out.
-        ours = [m for m in sent if m.enrollment.order_ref == ref]
+        # A winback is about no order in particular (its order_ref is empty).
+        ours = [
+            m for m in sent if m.enrollment.order_ref in (ref, "") and m.to_email == order.email
+        ]
         lines = [(m.sent_at or start, f"{m.to_email}  {m.subject}") for m in ours]
         lines.append((delivered_at, f"{order.email}  (order delivered)"))
         lines += [

@@ -74,7 +74,7 @@ for _name, _label, _expression, _is_url in [
     (
         "tracking_url",
         _("Parcel tracking page"),
-        "order.tracking_url|default:event.tracking_url",
+        "order.tracking_url",
         True,
     ),
     ("shop_url", _("Shop"), SHOP_URL, True),
@@ -480,7 +480,7 @@ def compile_blocks(blocks: Iterable[Any]) -> str:
             )
             column.clear()
 
-    for block in sorted(blocks, key=lambda b: (b.position, b.pk or 0)):
+    for block in sorted(blocks, key=lambda b: (b.position or 0, b.pk or 0)):
         try:
             source = compile_block(block)
         except BlockError as exc:

@@ -15,6 +15,7 @@ from django.db.models import Prefetch
 from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -76,7 +77,7 @@ class EmailContentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "language" in self.fields:
             self.fields["language"] = forms.ChoiceField(
-                label=_("language"), choices=language_choices()
+                label=capfirst(_("language")), choices=language_choices()
             )
         if self.instance.pk and self.instance.editor == BLOCKS and "body" in self.fields:
             # Built from the blocks: shown, never typed over by accident.
@@ -161,12 +162,12 @@ class EmailTemplateAdmin(admin.ModelAdmin):
 
 
 class EmailBlockForm(forms.ModelForm):
-    kind = forms.ChoiceField(label=_("block type"), choices=block_choices)
+    kind = forms.ChoiceField(label=capfirst(_("block type")), choices=block_choices)
     link = forms.ChoiceField(
-        label=_("link to"), choices=[("", "---------"), *LINK_CHOICES], required=False
+        label=capfirst(_("link to")), choices=[("", "---------"), *LINK_CHOICES], required=False
     )
     position = forms.IntegerField(
-        label=_("position"),
+        label=capfirst(_("position")),
         min_value=0,
         required=False,
         widget=forms.NumberInput(attrs={"class": "pp-position", "style": "width: 5em"}),

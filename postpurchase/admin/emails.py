@@ -9,7 +9,7 @@ so nothing that cannot render is ever stored.
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.http import HttpResponseRedirect, JsonResponse
@@ -20,6 +20,7 @@ from django.utils.translation import get_language_info
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from postpurchase import recipes
 from postpurchase.conf import languages
 from postpurchase.email.blocks import (
     BLOCK_TYPES,
@@ -34,7 +35,7 @@ from postpurchase.email.previews import (
     recent_orders,
     variable_samples,
 )
-from postpurchase.exceptions import TemplateRenderError
+from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
 from postpurchase.models import EmailBlock, EmailContent, EmailTemplate, Event
 
 BLOCKS = EmailContent.BLOCKS
@@ -301,7 +302,30 @@ class EmailContentAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(require_POST(self.preview_view)),
                 name="postpurchase_emailcontent_preview",
             ),
+            path(
+                "<int:object_id>/open-as-blocks/",
+                self.admin_site.admin_view(require_POST(self.open_as_blocks_view)),
+                name="postpurchase_emailcontent_open_as_blocks",
+            ),
         ] + super().get_urls()
+
+    def open_as_blocks_view(self, request, object_id):
+        """Switch a recipe email to the block version it ships (logged in its history)."""
+        content = self.get_object(request, str(object_id))
+        if content is None or not self.has_change_permission(request, content):
+            raise PermissionDenied
+        try:
+            recipes.open_as_blocks(content)
+        except (FlowDefinitionError, BlockError, TemplateRenderError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.log_change(request, content, [{"changed": {"fields": ["editor"]}}])
+            self.message_user(
+                request, _("This email is now made of blocks; edit and save it."), messages.SUCCESS
+            )
+        return HttpResponseRedirect(
+            reverse("admin:postpurchase_emailcontent_change", args=[content.pk])
+        )
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         language = (obj.language if obj else request.GET.get("language")) or languages()[0]
@@ -322,6 +346,13 @@ class EmailContentAdmin(admin.ModelAdmin):
                 "pp_orders": [(event.pk, _order_label(event)) for event in recent_orders()],
                 "pp_siblings": siblings,
                 "pp_language": language,
+                "pp_open_as_blocks": (
+                    reverse("admin:postpurchase_emailcontent_open_as_blocks", args=[obj.pk])
+                    if obj is not None
+                    and obj.editor != BLOCKS
+                    and recipes.block_version(obj.template.slug, obj.language)
+                    else ""
+                ),
             }
         )
         return super().render_change_form(request, context, add, change, form_url, obj)

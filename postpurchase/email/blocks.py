@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.utils.functional import Promise
@@ -40,6 +40,15 @@ class Variable:
     label: str | Promise
     expression: str  # a Django template expression over the email context
     is_url: bool = False
+    fallback: str = ""  # shown when the value is empty: {{ first_name|default:"friend" }}
+
+    def source(self, for_html: bool = True) -> str:
+        """The template expression, with the fallback as a string literal (checked to
+        hold no quote, backslash or brace; escaped here, as literals are not)."""
+        if not self.fallback:
+            return self.expression
+        text = html.escape(self.fallback, quote=False) if for_html else self.fallback
+        return f'{self.expression}|default:"{text}"'
 
 
 VARIABLES: dict[str, Variable] = {}
@@ -82,6 +91,7 @@ for _name, _label, _expression, _is_url in [
     register_variable(_name, _label, _expression, _is_url)
 
 VARIABLE_RE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+_FALLBACK_RE = re.compile(r"""^(\w+)\s*\|\s*default\s*:\s*(?:"([^"\\{}]*)"|'([^'"\\{}]*)')$""")
 _TOKEN = "\x00{}\x00"
 _TOKEN_RE = re.compile("\x00(\\d+)\x00")
 _URL_TOKEN_RE = re.compile("\x03(\\d+)\x03")
@@ -94,7 +104,14 @@ def _lift_variables(value: str, field_name: str) -> tuple[str, list[Variable]]:
     unknown: list[str] = []
 
     def lift(match: re.Match) -> str:
-        variable = VARIABLES.get(match.group(1))
+        name, fallback = match.group(1), ""
+        with_fallback = _FALLBACK_RE.match(name)
+        if with_fallback:
+            name = with_fallback.group(1)
+            fallback = with_fallback.group(2) or with_fallback.group(3) or ""
+        variable = VARIABLES.get(name)
+        if variable is not None and fallback:
+            variable = replace(variable, fallback=fallback)
         if variable is None:
             unknown.append(match.group(1) or "{{ }}")
             return ""
@@ -129,7 +146,7 @@ def plain(value: str, field_name: str = "text") -> str:
     """Template source showing ``value`` as escaped text, its variables filled in."""
     lifted, found = _lift_variables(value or "", field_name)
     return _drop_tokens(
-        _neutralize(html.escape(lifted)), found, lambda v: f"{{{{ {v.expression} }}}}"
+        _neutralize(html.escape(lifted)), found, lambda v: f"{{{{ {v.source()} }}}}"
     )
 
 
@@ -143,7 +160,7 @@ def plain_text_template(value: str, field_name: str = "subject") -> str:
         .replace("\x01", "{% templatetag openbrace %}")
         .replace("\x02", "{% templatetag closebrace %}")
     )
-    return _drop_tokens(literal, found, lambda v: f"{{{{ {v.expression} }}}}")
+    return _drop_tokens(literal, found, lambda v: f"{{{{ {v.source(for_html=False)} }}}}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -217,7 +234,7 @@ def markup(value: str, field_name: str = "text") -> str:
     source = _URL_TOKEN_RE.sub(
         lambda m: f"{{{{ {found[int(m.group(1))].expression}|absolute_url }}}}", source
     )
-    return _drop_tokens(source, found, lambda v: f"{{{{ {v.expression} }}}}")
+    return _drop_tokens(source, found, lambda v: f"{{{{ {v.source()} }}}}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,6 +401,11 @@ def _review_links(block) -> str:
     return _section_heading(block) + _include("review_links", label=label)
 
 
+def _item_tips(block) -> str:
+    label = literal(block.label, "label")
+    return _section_heading(block) + _include("item_tips", link_label=label)
+
+
 def _nps(block) -> str:
     return _section_heading(block) + _include("nps_scale")
 
@@ -434,6 +456,14 @@ for _type in [
     ),
     BlockType(
         "review_links", _("Review links per item"), _review_links, ("text", "label"), section=True
+    ),
+    BlockType(
+        "item_tips",
+        _("Care tips per item"),
+        _item_tips,
+        ("text", "label"),
+        section=True,
+        help=_("The tips the shop gives for each item; the button text links to its guide."),
     ),
     BlockType("nps", _("NPS scale (0-10)"), _nps, ("text",), section=True),
     BlockType(

@@ -370,3 +370,44 @@ def test_preview_needs_the_csrf_token(admin_user, template):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)
     assert preview(client, template).status_code == 403
+
+
+# ---------------------------------------------------------------------------------------
+# Recipes as blocks
+
+
+@pytest.mark.parametrize("slug", ["usage-tips", "review-request"])
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_recipe_email_opens_as_blocks(slug, language):
+    from postpurchase import recipes
+
+    template = recipes.install_template(slug, slug)
+    content = template.contents.get(language=language)
+    assert content.editor == "mjml"
+    recipes.open_as_blocks(content)
+    content.refresh_from_db()
+    assert content.editor == "blocks" and content.blocks.count() == 4
+    snapshot = {
+        **SNAPSHOT,
+        "items": [{**SNAPSHOT["items"][0], "tips": "Wipe with a damp cloth."}],
+    }
+    rendered = render_template(template, language, {**_context(), "order": snapshot})
+    assert "Anna" in rendered.subject
+    assert "1001" in rendered.html
+    assert ("Wipe with a damp cloth." in rendered.html) == (slug == "usage-tips")
+    for raw in ("{{", "{%", "<mj-"):
+        assert raw not in rendered.html
+
+
+def test_admin_opens_a_recipe_email_as_blocks(admin_client):
+    from postpurchase import recipes
+
+    content = recipes.install_template("usage-tips", "Tips").contents.get(language="ru")
+    page = admin_client.get(reverse("admin:postpurchase_emailcontent_change", args=[content.pk]))
+    url = reverse("admin:postpurchase_emailcontent_open_as_blocks", args=[content.pk])
+    assert url in page.content.decode()
+    assert admin_client.get(url).status_code == 405
+    assert admin_client.post(url).status_code == 302
+    content.refresh_from_db()
+    assert content.editor == "blocks"
+    assert "несколько советов" in content.subject

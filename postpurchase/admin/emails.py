@@ -264,7 +264,7 @@ class EmailContentAdmin(admin.ModelAdmin):
     ]
 
     class Media:
-        js = ["postpurchase/blocks.js"]
+        js = ["postpurchase/frame.js", "postpurchase/blocks.js"]
         css = {"all": ["postpurchase/blocks.css"]}
 
     def get_model_perms(self, request):

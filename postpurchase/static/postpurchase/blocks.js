@@ -150,25 +150,14 @@
         side.querySelectorAll(".pp-width").forEach(function (other) {
           other.setAttribute("aria-pressed", other === button ? "true" : "false");
         });
-        fitHeight();
+        frame.dispatchEvent(new Event("load"));
       });
     });
 
-    /* The frame is as tall as the email (no inner scroll bar). */
-    function fitHeight() {
-      try {
-        var doc = frame.contentDocument;
-        if (doc && doc.documentElement) {
-          frame.style.height = "0px";
-          frame.style.height = Math.max(doc.documentElement.scrollHeight, doc.body ? doc.body.scrollHeight : 0) + "px";
-        }
-      } catch (e) { /* another origin: keep the height */ }
-    }
+    /* The frame is as tall as the email (frame.js); a counter tells tests it reloaded. */
+    window.ppWatchFrame(frame);
     frame.addEventListener("load", function () {
-      fitHeight();
       frame.dataset.version = String(parseInt(frame.dataset.version || "0", 10) + 1);
-      var images = frame.contentDocument ? frame.contentDocument.images : [];
-      Array.prototype.forEach.call(images, function (image) { image.addEventListener("load", fitHeight); });
     });
 
     /* The preview: the whole form, posted unsaved, at most one request in flight. */

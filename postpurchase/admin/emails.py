@@ -77,9 +77,15 @@ class EmailContentForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "language" in self.fields:
+            choices = language_choices()
+            current = self.instance.language
+            if current and current not in dict(choices):
+                choices.append((current, current))  # content in a language no longer listed
             self.fields["language"] = forms.ChoiceField(
-                label=capfirst(_("language")), choices=language_choices()
+                label=capfirst(_("language")), choices=choices
             )
+        if not self.instance.pk:
+            self.initial.setdefault("editor", BLOCKS)  # marketers start from blocks
         if self.instance.pk and self.instance.editor == BLOCKS and "body" in self.fields:
             # Built from the blocks: shown, never typed over by accident.
             self.fields["body"].disabled = True
@@ -100,6 +106,9 @@ class EmailContentForm(forms.ModelForm):
             if name in data:
                 setattr(content, name, data[name])
         blocks = list(content.blocks.all()) if editor == BLOCKS and content.pk else []
+        if editor == BLOCKS:
+            # Saved from the template's page: the body follows the saved blocks.
+            data["body"] = content.body = compile_blocks(blocks)
         try:
             preview_content(content, blocks if editor == BLOCKS else None)
         except (TemplateRenderError, BlockError) as exc:

@@ -411,3 +411,28 @@ def test_admin_opens_a_recipe_email_as_blocks(admin_client):
     content.refresh_from_db()
     assert content.editor == "blocks"
     assert "несколько советов" in content.subject
+
+
+def test_template_page_adds_a_language_as_blocks(admin_client, template):
+    url = reverse("admin:postpurchase_emailtemplate_change", args=[template.pk])
+    page = admin_client.get(url)
+    assert page.status_code == 200
+    data = {
+        "name": template.name,
+        "slug": template.slug,
+        "contents-TOTAL_FORMS": "1",
+        "contents-INITIAL_FORMS": "0",
+        "contents-MIN_NUM_FORMS": "0",
+        "contents-MAX_NUM_FORMS": "1000",
+        "contents-0-language": "uk",
+        "contents-0-editor": "blocks",
+        "contents-0-subject": 'Вітаємо, {{ first_name|default:"друже" }}',
+        "contents-0-preheader": "",
+        "contents-0-body": "",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    content = template.contents.get(language="uk")
+    assert content.editor == "blocks" and "{% extends" in content.body
+    rendered = render_template(template, "uk", _context())
+    assert rendered.subject == "Вітаємо, Anna"

@@ -37,11 +37,18 @@ def frame_order(page, first: str, second: str) -> None:
     )
 
 
-def add_block(page, kind: str) -> str:
+def add_block(page, kind: str, **fields: str) -> str:
+    """Add a block of ``kind`` at the end and fill its ``fields`` (``link`` is picked
+    from its list, the others typed); returns the new form's prefix."""
     total = int(page.input_value("#id_blocks-TOTAL_FORMS"))
     page.click("#blocks-group .add-row a")
     prefix = f"blocks-{total}"
     page.select_option(f"#id_{prefix}-kind", kind)
+    for name, value in fields.items():
+        if name == "link":
+            page.select_option(f"#id_{prefix}-link", value)
+        else:
+            page.fill(f"#id_{prefix}-{name}", value)
     return prefix
 
 
@@ -79,12 +86,9 @@ def test_build_an_email_from_blocks_with_a_live_preview(admin_page):
         f"#id_{text}-text", "Wash it **cold**, dry it flat.\n\n- no bleach\n- no tumble dryer"
     )
     frame_text_has(page, "no tumble dryer")
-    items = add_block(page, "order_items")
-    page.fill(f"#id_{items}-text", "What you bought")
+    add_block(page, "order_items", text="What you bought")
     frame_text_has(page, "Backpack")
-    button = add_block(page, "button")
-    page.fill(f"#id_{button}-label", "Back to the shop")
-    page.select_option(f"#id_{button}-link", "shop")
+    add_block(page, "button", label="Back to the shop", link="shop")
     frame_text_has(page, "Back to the shop")
 
     # An unknown variable is shown at once, and the email keeps its last good preview.

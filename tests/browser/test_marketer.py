@@ -5,7 +5,6 @@ day 7 of a simulated clock, with the customer's name and items."""
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from django.core import mail
 from postpurchase import clock, engine
 from postpurchase.models import EmailContent, Enrollment, Flow, Message
 from tests.browser.test_block_editor import add_block, frame_text_has
-from tests.browser.test_flow_editor import add_step, flash, submit
+from tests.browser.test_flow_editor import add_step, flash, place_order, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -49,12 +48,9 @@ def test_care_tips_seven_days_after_delivery(admin_page, catalog):
     heading = add_block(page, "heading")
     page.fill(f"#id_{heading}-text", "Здравствуйте, ")
     variable(page, f"#id_{heading}-text", "first_name")
-    text = add_block(page, "text")
-    page.fill(f"#id_{text}-text", "Несколько **простых советов**, чтобы вещи служили дольше.")
+    add_block(page, "text", text="Несколько **простых советов**, чтобы вещи служили дольше.")
     add_block(page, "order_items")
-    button = add_block(page, "button")
-    page.fill(f"#id_{button}-label", "В магазин")
-    page.select_option(f"#id_{button}-link", "shop")
+    add_block(page, "button", label="В магазин", link="shop")
     frame_text_has(page, "В магазин")
     page.click(".pp-width[data-width='375']")
     frame_text_has(page, "Здравствуйте, Anna")
@@ -86,21 +82,7 @@ def test_care_tips_seven_days_after_delivery(admin_page, catalog):
     assert flow.status == "live"
 
     # A customer orders through the shop...
-    shopper = page.context.new_page()
-    shopper.goto(base + "/")
-    with shopper.expect_navigation():
-        shopper.click("a[href^='/p/']")
-    with shopper.expect_navigation():
-        shopper.click("form[action^='/cart/add/'] [type=submit]")
-    shopper.goto(base + "/checkout/")
-    shopper.fill("#id_email", "maria@example.com")
-    shopper.fill("#id_first_name", "Мария")
-    shopper.check("input[name=shipping_method][value=courier]")
-    shopper.fill("#id_shipping_address", "ул. Лесная, 5")
-    shopper.check("input[name=payment_method] >> nth=0")
-    with shopper.expect_navigation(url=re.compile(r"/orders/")):
-        shopper.click("form [type=submit] >> text=/order/i")
-    shopper.close()
+    place_order(page, "maria@example.com", "Мария", "ул. Лесная, 5")
 
     # ...and the shop's staff mark it delivered in the shop's admin.
     from example_shop.shop.models import Order

@@ -198,14 +198,22 @@ def check_url(url: str, field_name: str = "url") -> str:
     return url
 
 
-def _inline(line: str, variables: list[Variable], field_name: str) -> str:
-    def link(match: re.Match) -> str:
-        target = _link_target(match.group(2), variables, field_name)
-        return f'<a href="{target}">{match.group(1)}</a>'
+def _emphasis(text: str) -> str:
+    text = _BOLD_RE.sub(r"<strong>\1</strong>", text)
+    return _ITALIC_RE.sub(r"<em>\1</em>", text)
 
-    line = _LINK_RE.sub(link, line)
-    line = _BOLD_RE.sub(r"<strong>\1</strong>", line)
-    return _ITALIC_RE.sub(r"<em>\1</em>", line)
+
+def _inline(line: str, variables: list[Variable], field_name: str) -> str:
+    """One line of the markup; emphasis applies to text and link labels, never inside
+    an address (``https://example.com/a_b_c`` stays whole)."""
+    parts, last = [], 0
+    for match in _LINK_RE.finditer(line):
+        target = _link_target(match.group(2), variables, field_name)
+        parts.append(_emphasis(line[last : match.start()]))
+        parts.append(f'<a href="{target}">{_emphasis(match.group(1))}</a>')
+        last = match.end()
+    parts.append(_emphasis(line[last:]))
+    return "".join(parts)
 
 
 def markup(value: str, field_name: str = "text") -> str:

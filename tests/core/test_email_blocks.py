@@ -119,6 +119,12 @@ def test_text_cannot_inject_template_or_mjml(text):
     assert "alert(1)" not in html or "&lt;script&gt;" in html
 
 
+def test_emphasis_never_changes_an_address():
+    source = email_blocks.markup("[the *guide*](https://example.com/care_and_use_guide) _now_")
+    assert 'href="https://example.com/care_and_use_guide"' in source
+    assert "<em>guide</em>" in source and "<em>now</em>" in source
+
+
 def test_unknown_variable_is_refused_with_its_name():
     with pytest.raises(BlockError) as error:
         compile_blocks([EmailBlock(position=1, kind="heading", text="Hi {{ frist_name }}")])

@@ -28,6 +28,7 @@ from postpurchase.email.blocks import (
     BlockError,
     block_choices,
     compile_blocks,
+    copy_to_language,
     plain_text_template,
 )
 from postpurchase.email.previews import (
@@ -312,11 +313,42 @@ class EmailContentAdmin(admin.ModelAdmin):
                 name="postpurchase_emailcontent_preview",
             ),
             path(
+                "<int:object_id>/copy/",
+                self.admin_site.admin_view(require_POST(self.copy_view)),
+                name="postpurchase_emailcontent_copy",
+            ),
+            path(
                 "<int:object_id>/open-as-blocks/",
                 self.admin_site.admin_view(require_POST(self.open_as_blocks_view)),
                 name="postpurchase_emailcontent_open_as_blocks",
             ),
         ] + super().get_urls()
+
+    def copy_view(self, request, object_id):
+        """Copy this language's content, blocks and all, to another language to translate."""
+        content = self.get_object(request, str(object_id))
+        if content is None or not self.has_add_permission(request):
+            raise PermissionDenied
+        language = request.POST.get("language", "")
+        if language not in dict(language_choices()):
+            raise PermissionDenied
+        try:
+            copy = copy_to_language(content, language)
+        except BlockError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:postpurchase_emailcontent_change", args=[content.pk])
+            )
+        self.log_addition(request, copy, [{"added": {}}])
+        self.message_user(
+            request,
+            _("Copied from %(source)s: translate the texts, then save.")
+            % {"source": content.language},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(
+            reverse("admin:postpurchase_emailcontent_change", args=[copy.pk])
+        )
 
     def open_as_blocks_view(self, request, object_id):
         """Switch a recipe email to the block version it ships (logged in its history)."""
@@ -355,6 +387,14 @@ class EmailContentAdmin(admin.ModelAdmin):
                 "pp_orders": [(event.pk, _order_label(event)) for event in recent_orders()],
                 "pp_siblings": siblings,
                 "pp_language": language,
+                "pp_copy_url": (
+                    reverse("admin:postpurchase_emailcontent_copy", args=[obj.pk]) if obj else ""
+                ),
+                "pp_missing_languages": [
+                    (code, name)
+                    for code, name in language_choices()
+                    if code not in {have for have, _url in siblings}
+                ],
                 "pp_open_as_blocks": (
                     reverse("admin:postpurchase_emailcontent_open_as_blocks", args=[obj.pk])
                     if obj is not None

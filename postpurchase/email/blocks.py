@@ -16,10 +16,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from django.db import transaction
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from postpurchase.models import EmailBlock, EmailContent
+
 BASE_LAYOUT = "postpurchase/email/base.mjml"
+BLOCK_FIELDS = ("position", "kind", "text", "label", "link", "url", "alt", "size")
 
 
 class BlockError(ValueError):
@@ -537,3 +541,28 @@ def compile_blocks(blocks: Iterable[Any]) -> str:
         f'{{% extends "{BASE_LAYOUT}" %}}{overrides}'
         "{% block content %}" + "\n".join(parts) + "{% endblock content %}"
     )
+
+
+@transaction.atomic
+def copy_to_language(content: EmailContent, language: str) -> EmailContent:
+    """A new content of the same template in ``language``: the same editor, subject,
+    preheader and blocks (or MJML body), for a marketer to translate. BlockError if
+    the template has content in that language already."""
+    if content.template.contents.filter(language=language).exists():
+        raise BlockError(
+            _("This email already has content in %(language)s.") % {"language": language},
+            "language",
+        )
+    copy = EmailContent.objects.create(
+        template=content.template,
+        language=language,
+        editor=content.editor,
+        subject=content.subject,
+        preheader=content.preheader,
+        body=content.body,
+    )
+    EmailBlock.objects.bulk_create(
+        EmailBlock(content=copy, **{name: getattr(block, name) for name in BLOCK_FIELDS})
+        for block in content.blocks.all()
+    )
+    return copy

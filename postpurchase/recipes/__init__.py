@@ -31,7 +31,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from postpurchase.email.blocks import compile_blocks
+from postpurchase.email.blocks import BLOCK_FIELDS, compile_blocks
 from postpurchase.email.previews import preview_content
 from postpurchase.exceptions import FlowDefinitionError, FlowNotLaunchedError
 from postpurchase.flows.validation import launch
@@ -122,9 +122,6 @@ def install_template(slug: str, name: str) -> EmailTemplate:
     return template
 
 
-BLOCK_FIELDS = ("kind", "text", "label", "link", "url", "alt", "size")
-
-
 def block_version(slug: str, language: str) -> dict[str, Any] | None:
     """The shipped block version of template ``slug`` in ``language``, if there is one."""
     path = EMAILS_DIR / slug / "blocks.json"
@@ -144,7 +141,7 @@ def open_as_blocks(content: EmailContent) -> EmailContent:
             f"Email {content.template.slug!r} [{content.language}] has no block version."
         )
     blocks = [
-        EmailBlock(position=i, **{f: spec[f] for f in BLOCK_FIELDS if f in spec})
+        EmailBlock(**{"position": i, **{f: spec[f] for f in BLOCK_FIELDS[1:] if f in spec}})
         for i, spec in enumerate(version["blocks"], start=1)
     ]
     content.editor = EmailContent.BLOCKS

@@ -442,3 +442,34 @@ def test_template_page_adds_a_language_as_blocks(admin_client, template):
     assert content.editor == "blocks" and "{% extends" in content.body
     rendered = render_template(template, "uk", _context())
     assert rendered.subject == "Вітаємо, Anna"
+
+
+def test_admin_copies_an_email_to_another_language(admin_client, template):
+    admin_client.post(
+        reverse("admin:postpurchase_emailcontent_add"),
+        block_post(content_fields(template), CARE_BLOCKS),
+    )
+    russian = EmailContent.objects.get(template=template, language="ru")
+    url = reverse("admin:postpurchase_emailcontent_copy", args=[russian.pk])
+    page = admin_client.get(reverse("admin:postpurchase_emailcontent_change", args=[russian.pk]))
+    assert url in page.content.decode()
+    response = admin_client.post(url, {"language": "uk"})
+    ukrainian = EmailContent.objects.get(template=template, language="uk")
+    assert response["Location"].endswith(f"/{ukrainian.pk}/change/")
+    assert [b.kind for b in ukrainian.blocks.all()] == [b.kind for b in russian.blocks.all()]
+    assert ukrainian.subject == russian.subject and ukrainian.body == russian.body
+    # A language the email has already is not copied over.
+    admin_client.post(url, {"language": "uk"})
+    assert template.contents.filter(language="uk").count() == 1
+
+
+def test_copying_needs_the_add_permission(client, django_user_model, template):
+    content = EmailContent.objects.create(
+        template=template, language="en", editor="blocks", subject="Hi", body=compile_blocks([])
+    )
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="change_emailcontent"))
+    client.force_login(clerk)
+    url = reverse("admin:postpurchase_emailcontent_copy", args=[content.pk])
+    assert client.post(url, {"language": "ru"}).status_code == 403
+    assert not template.contents.filter(language="ru").exists()

@@ -88,8 +88,12 @@ def test_build_an_email_from_blocks_with_a_live_preview(admin_page):
     frame_text_has(page, "no tumble dryer")
     add_block(page, "order_items", text="What you bought")
     frame_text_has(page, "Backpack")
-    add_block(page, "button", label="Back to the shop", link="shop")
+    button = add_block(page, "button", label="Back to the shop", link="shop")
     frame_text_has(page, "Back to the shop")
+    assert page.is_hidden(f"#{button} .field-url")  # only for "another address"
+    page.select_option(f"#id_{button}-link", "custom")
+    assert page.is_visible(f"#{button} .field-url")
+    page.select_option(f"#id_{button}-link", "shop")
 
     # An unknown variable is shown at once, and the email keeps its last good preview.
     page.fill(f"#id_{text}-text", "Wash it {{ colour }}")

@@ -38,7 +38,11 @@
       var type = types[kind.value] || { fields: [], help: "" };
       ["text", "label", "link", "url", "alt", "size"].forEach(function (name) {
         var line = row.querySelector(".field-" + name);
-        if (line) line.classList.toggle("pp-hidden-field", type.fields.indexOf(name) === -1);
+        var hidden = type.fields.indexOf(name) === -1;
+        /* A button's own address only matters for "another address". */
+        var link = field(row, "link");
+        if (name === "url" && kind.value !== "image" && link && link.value !== "custom") hidden = true;
+        if (line) line.classList.toggle("pp-hidden-field", hidden);
       });
       var help = row.querySelector(".pp-block-help");
       if (!help) {
@@ -203,7 +207,7 @@
     form.addEventListener("input", schedule);
     form.addEventListener("change", function (event) {
       var row = event.target.closest && event.target.closest(".inline-related");
-      if (row && event.target.name && /-kind$/.test(event.target.name)) showFields(row);
+      if (row && event.target.name && /-(kind|link)$/.test(event.target.name)) showFields(row);
       schedule();
     });
     document.getElementById("pp-order").addEventListener("change", refresh);

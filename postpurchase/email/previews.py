@@ -8,14 +8,31 @@ import uuid
 from typing import Any
 
 from anymail.message import AnymailMessage
+from django.template import Context
+from django.utils import translation
 
 from postpurchase import clock
 from postpurchase.conf import brand, site_url
 from postpurchase.coupons import sample_coupon
 from postpurchase.delivery import from_email
 from postpurchase.delivery.mail_dir import copy_stem, write_mail_copy
-from postpurchase.email.rendering import RenderedEmail, contents_of, pick_language, render_content
-from postpurchase.models import Contact, EmailStep, Enrollment, Flow
+from postpurchase.email.blocks import VARIABLES, compile_blocks
+from postpurchase.email.rendering import (
+    RenderedEmail,
+    contents_of,
+    get_engine,
+    pick_language,
+    render_content,
+)
+from postpurchase.models import (
+    Contact,
+    CouponPolicy,
+    EmailContent,
+    EmailStep,
+    Enrollment,
+    Event,
+    Flow,
+)
 
 SAMPLE_ORDER: dict[str, Any] = {
     "ref": "sample.order:1",
@@ -120,3 +137,66 @@ def send_test(step: EmailStep, to: str, language: str | None = None) -> Rendered
     stem = copy_stem(clock.now(), "test", uuid.uuid4().hex[:12])
     write_mail_copy(stem, to, subject, rendered.text, rendered.html)
     return rendered
+
+
+# A policy for previews of a template no coupon step uses yet, so a coupon block shows.
+SAMPLE_POLICY = CouponPolicy(name="Sample", percent=10, validity_days=30, code_prefix="SAMPLE")
+
+
+def recent_orders(limit: int = 10) -> list[Event]:
+    """The latest events that carry an order, newest first, one per order: what a
+    preview can show instead of the sample."""
+    seen: set[str] = set()
+    found: list[Event] = []
+    for event in Event.objects.exclude(snapshot={}).order_by("-occurred_at", "-id")[: limit * 5]:
+        key = event.order_ref or str(event.pk)
+        if key not in seen:
+            seen.add(key)
+            found.append(event)
+        if len(found) == limit:
+            break
+    return found
+
+
+def preview_content(
+    content: EmailContent, blocks=None, snapshot: dict[str, Any] | None = None
+) -> RenderedEmail:
+    """Render a content, saved or not, as a customer gets it: with ``blocks`` (unsaved
+    EmailBlock objects) compiled into its body when it uses the block editor, the
+    category and coupon of a step that sends it, and ``snapshot`` or the sample order.
+    Raises BlockError or TemplateRenderError: what the editor refuses to save."""
+    if content.editor == EmailContent.BLOCKS and blocks is not None:
+        content.body = compile_blocks(blocks)
+    step = None
+    if content.template_id:
+        step = (
+            EmailStep.objects.filter(template_id=content.template_id)
+            .select_related("coupon_policy")
+            .order_by("-coupon_policy_id", "id")
+            .first()
+        )
+    context = sample_context(snapshot or SAMPLE_ORDER, step.category if step else "marketing")
+    policy = step.coupon_policy if step and step.coupon_policy_id else SAMPLE_POLICY
+    context["coupon"] = sample_coupon(policy, context["contact"])
+    return render_content(content, {**context, "language": content.language})
+
+
+def variable_samples(language: str) -> list[dict[str, str]]:
+    """The variables menu: each variable's name, label and value for the sample order
+    in ``language``."""
+    context = sample_context(SAMPLE_ORDER, "marketing")
+    context["coupon"] = sample_coupon(SAMPLE_POLICY, context["contact"])
+    engine = get_engine(autoescape=False)
+    rows = []
+    with translation.override(language):
+        for variable in VARIABLES.values():
+            source = f"{{{{ {variable.expression} }}}}"
+            rows.append(
+                {
+                    "name": variable.name,
+                    "label": str(variable.label),
+                    "sample": engine.from_string(source).render(Context(context, autoescape=False)),
+                    "is_url": variable.is_url,
+                }
+            )
+    return rows

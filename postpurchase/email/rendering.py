@@ -19,6 +19,7 @@ from django.utils import translation
 from mjml import mjml2html
 
 from postpurchase.conf import get_setting, languages
+from postpurchase.email.blocks import BlockError, plain_text_template
 from postpurchase.email.text import html_to_text
 from postpurchase.exceptions import AdapterCallError, TemplateRenderError
 
@@ -114,18 +115,28 @@ def pick_language(wanted: str | None, available: list[str]) -> str:
 
 def compile_content(content) -> tuple[Any, Any, Any]:
     """Compile subject, preheader and body of an EmailContent (cached per version)."""
-    key = (content.pk, content.updated_at, content.subject, content.preheader, hash(content.body))
+    editor = getattr(content, "editor", "mjml")
+    key = (
+        content.pk,
+        content.updated_at,
+        editor,
+        content.subject,
+        content.preheader,
+        hash(content.body),
+    )
 
     def build():
         where = f"{content.template.slug if content.template_id else '?'} [{content.language}]"
         text_engine = get_engine(autoescape=False)
         try:
-            subject = text_engine.from_string(content.subject)
-        except TemplateSyntaxError as exc:
+            subject = text_engine.from_string(_text_source(content.subject, editor, "subject"))
+        except (TemplateSyntaxError, BlockError) as exc:
             raise _error(exc, f"subject of {where}", content.language) from exc
         try:
-            preheader = text_engine.from_string(content.preheader or "")
-        except TemplateSyntaxError as exc:
+            preheader = text_engine.from_string(
+                _text_source(content.preheader or "", editor, "preheader")
+            )
+        except (TemplateSyntaxError, BlockError) as exc:
             raise _error(exc, f"preheader of {where}", content.language) from exc
         try:
             body = get_engine().from_string(content.body)
@@ -137,6 +148,12 @@ def compile_content(content) -> tuple[Any, Any, Any]:
     if content.pk is None:
         return build()
     return _compiled.get(key, build)
+
+
+def _text_source(value: str, editor: str, field_name: str) -> str:
+    """A subject or preheader as template source: the block editor's take variables from
+    the menu only (``{{ first_name }}``), the MJML editor's are Django templates."""
+    return plain_text_template(value, field_name) if editor == "blocks" else value
 
 
 def _error(exc: Exception, where: str, language: str, line=None) -> TemplateRenderError:

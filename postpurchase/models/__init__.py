@@ -10,7 +10,7 @@ from postpurchase.models.consent import (
 )
 from postpurchase.models.contacts import Contact, EmailFrequency, normalize_email
 from postpurchase.models.coupons import Coupon, CouponPolicy, CouponRedemption
-from postpurchase.models.email_templates import EmailContent, EmailTemplate
+from postpurchase.models.email_templates import EmailBlock, EmailContent, EmailTemplate
 from postpurchase.models.enrollments import Enrollment
 from postpurchase.models.events import Event
 from postpurchase.models.flows import Flow
@@ -40,6 +40,7 @@ __all__ = [
     "CouponPolicy",
     "CouponRedemption",
     "DelayStep",
+    "EmailBlock",
     "EmailContent",
     "EmailFrequency",
     "EmailStep",

@@ -11,6 +11,11 @@ files
     {% extends "postpurchase/email/base.mjml" %}
     ...
 
+Some templates also ship a block version, ``recipes/emails/<template-slug>/blocks.json``
+(``{language: {subject, preheader, blocks: [{kind, text, label, ...}]}}``): an installed
+email in MJML can then be opened as blocks (:func:`open_as_blocks`, the button on the
+email's page in the admin) and edited by a marketer without code.
+
 Installing is idempotent: a flow or template with the recipe's slug is left as it is
 (staff may have edited, paused or launched it), so installing twice never duplicates
 anything and never changes a flow's status. Going live goes through
@@ -19,18 +24,22 @@ anything and never changes a flow's status. Going live goes through
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from postpurchase.email.blocks import BLOCK_FIELDS, compile_blocks
+from postpurchase.email.previews import preview_content
 from postpurchase.exceptions import FlowDefinitionError, FlowNotLaunchedError
 from postpurchase.flows.validation import launch
 from postpurchase.models import (
     ConditionStep,
     CouponPolicy,
     DelayStep,
+    EmailBlock,
     EmailContent,
     EmailStep,
     EmailTemplate,
@@ -111,6 +120,41 @@ def install_template(slug: str, name: str) -> EmailTemplate:
                 raise FlowDefinitionError(f"Email {slug!r} [{language}]: {exc}") from exc
             content.save()
     return template
+
+
+def block_version(slug: str, language: str) -> dict[str, Any] | None:
+    """The shipped block version of template ``slug`` in ``language``, if there is one."""
+    path = EMAILS_DIR / slug / "blocks.json"
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get(language)
+
+
+@transaction.atomic
+def open_as_blocks(content: EmailContent) -> EmailContent:
+    """Replace a recipe email's MJML content with its shipped block version (same
+    language): subject, preheader and blocks, checked by rendering before it is saved.
+    FlowDefinitionError if the template ships none for this language."""
+    version = block_version(content.template.slug, content.language)
+    if version is None:
+        raise FlowDefinitionError(
+            f"Email {content.template.slug!r} [{content.language}] has no block version."
+        )
+    blocks = [
+        EmailBlock(**{"position": i, **{f: spec[f] for f in BLOCK_FIELDS[1:] if f in spec}})
+        for i, spec in enumerate(version["blocks"], start=1)
+    ]
+    content.editor = EmailContent.BLOCKS
+    content.subject = version["subject"]
+    content.preheader = version.get("preheader", "")
+    preview_content(content, blocks)  # raises before anything is changed
+    content.body = compile_blocks(blocks)
+    content.save()
+    content.blocks.all().delete()
+    for block in blocks:
+        block.content = content
+    EmailBlock.objects.bulk_create(blocks)
+    return content
 
 
 def is_installed(slug: str) -> bool:

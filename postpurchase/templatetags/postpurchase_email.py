@@ -22,6 +22,7 @@ from django.utils.functional import Promise
 from django.utils.safestring import SafeString
 
 from postpurchase import formats
+from postpurchase.conf import site_url
 
 register = template.Library()
 
@@ -44,6 +45,16 @@ def local_date(value) -> str:
 def local_datetime(value) -> str:
     """A datetime or ISO string in the active language, in the active time zone."""
     return formats.datetime(value, translation.get_language(), timezone.get_current_timezone())
+
+
+@register.filter
+def absolute_url(value) -> str:
+    """A link as a mail client needs it: a relative address (``/orders/1/``) gets the
+    site's address in front; absolute ones, ``mailto:`` and ``tel:`` pass unchanged."""
+    url = str(value or "").strip()
+    if not url or url.split(":", 1)[0].lower() in ("http", "https", "mailto", "tel"):
+        return url
+    return site_url() + "/" + url.lstrip("/")
 
 
 @register.filter

@@ -70,6 +70,27 @@ def flash(page) -> str:
     return "\n".join(texts)
 
 
+def place_order(page, email: str, first_name: str, address: str) -> None:
+    """A customer, in a tab of their own, buys the first product through the shop's
+    checkout (courier, the first payment method)."""
+    base = page.base_url
+    shopper = page.context.new_page()
+    shopper.goto(base + "/")
+    with shopper.expect_navigation():
+        shopper.click("a[href^='/p/']")
+    with shopper.expect_navigation():  # the cart is in the session once this returns
+        shopper.click("form[action^='/cart/add/'] [type=submit]")
+    shopper.goto(base + "/checkout/")
+    shopper.fill("#id_email", email)
+    shopper.fill("#id_first_name", first_name)
+    shopper.check("input[name=shipping_method][value=courier]")
+    shopper.fill("#id_shipping_address", address)
+    shopper.check("input[name=payment_method] >> nth=0")
+    with shopper.expect_navigation(url=re.compile(r"/orders/")):
+        shopper.click("form [type=submit] >> text=/order/i")
+    shopper.close()
+
+
 def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     page = admin_page
     base = page.base_url
@@ -176,20 +197,7 @@ def test_build_check_launch_and_watch_a_flow(admin_page, shop):
     assert flow.status == "live"
 
     # A customer orders through the shop's own checkout...
-    shopper = page.context.new_page()
-    shopper.goto(base + "/")
-    with shopper.expect_navigation():
-        shopper.click("a[href^='/p/']")
-    with shopper.expect_navigation():  # the cart is in the session once this returns
-        shopper.click("form[action^='/cart/add/'] [type=submit]")
-    shopper.goto(base + "/checkout/")
-    shopper.fill("#id_email", "maria@example.com")
-    shopper.fill("#id_first_name", "Maria")
-    shopper.check("input[name=shipping_method][value=courier]")
-    shopper.fill("#id_shipping_address", "1 Main St.")
-    shopper.check("input[name=payment_method] >> nth=0")
-    with shopper.expect_navigation(url=re.compile(r"/orders/")):
-        shopper.click("form [type=submit] >> text=/order/i")
+    place_order(page, "maria@example.com", "Maria", "1 Main St.")
 
     # The admin's lists fit a 1,280 px screen: no table spills to the right.
     for url in ("flow", "message", "enrollment", "event", "contact", "npsresponse"):

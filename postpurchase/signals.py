@@ -92,6 +92,10 @@ step_action = Signal()
 #: the customer changed an earlier answer to the same email)
 nps_submitted = Signal()
 
+#: provides args: conversion (postpurchase.models.Conversion). Sent once per attributed
+#: order (or goal event of a flow), after the conversion is recorded.
+conversion_recorded = Signal()
+
 #: provides args: coupon (postpurchase.models.Coupon). Sent after commit, once per
 #: code, right after the adapter's ``mirror_coupon``.
 coupon_issued = Signal()

@@ -30,6 +30,8 @@ class Node:
     sent: int = 0
     stopped: int = 0
     branches: list[tuple[str, int]] = field(default_factory=list)
+    #: What the step's emails did, in words ("38.5% opened", ...), filled by the admin.
+    figures: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Models: one module per concept."""
 
 from postpurchase.models.contacts import Contact, normalize_email
+from postpurchase.models.conversions import Conversion
 from postpurchase.models.coupons import Coupon, CouponPolicy, CouponRedemption
 from postpurchase.models.email_templates import EmailContent, EmailTemplate
 from postpurchase.models.enrollments import Enrollment
@@ -22,6 +23,7 @@ from postpurchase.models.tracking import MessageEvent
 __all__ = [
     "ConditionStep",
     "Contact",
+    "Conversion",
     "Coupon",
     "CouponPolicy",
     "CouponRedemption",

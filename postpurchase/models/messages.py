@@ -91,6 +91,10 @@ class Message(Guard):
         verbose_name_plural = _("messages")
         permissions = [("export_message", _("Can export messages as CSV"))]
         ordering = ["-created_at"]
+        indexes = [
+            # The analytics page: a flow's emails sent in a date range.
+            models.Index(fields=["sent_at"], name="pp_message_sent_at"),
+        ]
         constraints = [
             # Exactly one message per (enrollment, step, visit): a retry, a re-run after a
             # crash or a second worker finds the existing row instead of sending again.

@@ -20,6 +20,7 @@ from postpurchase.models import (
     Enrollment,
     Event,
     Flow,
+    Message,
     NotifyStaffStep,
     SignalStep,
 )
@@ -200,3 +201,21 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     triggered_at = factory.LazyFunction(clock.now)
     step_entered_at = factory.SelfAttribute("triggered_at")
     due_at = factory.SelfAttribute("triggered_at")
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    """A marketing email sent now by an email step, with no tracking yet; set the
+    roll-ups (``delivered_at``, ``opened_at``, ``opens``, ``clicked_at``, ...) as the
+    tracking would."""
+
+    class Meta:
+        model = Message
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    step = factory.LazyAttribute(lambda o: EmailStepFactory(flow=o.enrollment.flow))
+    contact = factory.SelfAttribute("enrollment.contact")
+    to_email = factory.SelfAttribute("contact.email")
+    category = "marketing"
+    status = Message.Status.SENT
+    sent_at = factory.LazyFunction(clock.now)
+    created_at = factory.SelfAttribute("sent_at")

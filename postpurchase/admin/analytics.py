@@ -17,7 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from postpurchase.admin.logs import csv_response
@@ -54,7 +55,7 @@ def _money_lines(amounts: dict[str, Decimal]) -> Any:
     if not amounts:
         return "–"
     return format_html_join(
-        format_html("<br>"), "{}", ((money(amounts[c], c),) for c in sorted(amounts))
+        mark_safe("<br>"), "{}", ((money(amounts[c], c),) for c in sorted(amounts))
     )
 
 

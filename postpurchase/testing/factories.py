@@ -5,6 +5,7 @@ from postpurchase.testing.factories import EmailStepFactory, FlowFactory, order_
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import factory
@@ -13,6 +14,7 @@ from postpurchase import clock
 from postpurchase.models import (
     ConditionStep,
     Contact,
+    Conversion,
     DelayStep,
     EmailContent,
     EmailStep,
@@ -219,3 +221,24 @@ class MessageFactory(factory.django.DjangoModelFactory):
     status = Message.Status.SENT
     sent_at = factory.LazyFunction(clock.now)
     created_at = factory.SelfAttribute("sent_at")
+
+
+class ConversionFactory(factory.django.DjangoModelFactory):
+    """An order attributed to ``message`` (a click an hour before), with its revenue."""
+
+    class Meta:
+        model = Conversion
+
+    message = factory.SubFactory(MessageFactory)
+    kind = Conversion.Kind.ORDER
+    key = factory.Sequence(lambda n: f"order:test:{n}")
+    flow_id = factory.SelfAttribute("message.enrollment.flow_id")
+    step_id = factory.SelfAttribute("message.step_id")
+    contact_id = factory.SelfAttribute("message.contact_id")
+    event_name = "order_placed"
+    order_ref = factory.LazyAttribute(lambda o: o.key.removeprefix("order:"))
+    touch = Conversion.Touch.CLICK
+    touched_at = factory.LazyFunction(clock.now)
+    occurred_at = factory.LazyFunction(clock.now)
+    revenue = factory.LazyFunction(lambda: Decimal("1990.00"))
+    currency = "RUB"

@@ -20,12 +20,13 @@ from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from postpurchase.admin.logs import csv_response
+from postpurchase.admin.logs import LogAdmin, csv_response
 from postpurchase.analytics import chart
 from postpurchase.analytics.reports import Figures, Report, default_range, flow_report, parse_range
 from postpurchase.formats import money, number, percent
-from postpurchase.models import Flow
+from postpurchase.models import Conversion, Flow
 
 
 @dataclass(frozen=True)
@@ -199,3 +200,39 @@ def analytics_csv(
     lines.append((_("All emails"), report.total))
     filename = f"analytics-{flow.slug}-{start.isoformat()}-{end.isoformat()}.csv"
     return csv_response(filename, csv_columns, lines)
+
+
+CONVERSION_FIELDS = [
+    "occurred_at",
+    "kind",
+    "event_name",
+    "order_ref",
+    "revenue",
+    "currency",
+    "flow",
+    "step",
+    "message",
+    "contact",
+    "touch",
+    "touched_at",
+    "event",
+    "key",
+    "created_at",
+]
+
+
+@admin.register(Conversion)
+class ConversionAdmin(LogAdmin):
+    """The attributed orders and goal events, read only (attribution writes them)."""
+
+    list_display = ["occurred_at", "kind", "order_ref", "revenue_display", "flow", "step", "touch"]
+    list_filter = ["kind", "flow", "touch", "currency", "occurred_at"]
+    search_fields = ["order_ref", "contact__email"]
+    list_select_related = ["flow", "step"]
+    date_hierarchy = "occurred_at"
+    fields = CONVERSION_FIELDS
+    readonly_fields = [*CONVERSION_FIELDS, "revenue_display"]
+
+    @admin.display(description=gettext_lazy("revenue"), ordering="revenue")
+    def revenue_display(self, obj: Conversion) -> str:
+        return money(obj.revenue, obj.currency) if obj.revenue is not None else "–"

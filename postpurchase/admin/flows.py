@@ -31,7 +31,7 @@ from polymorphic.formsets import BasePolymorphicModelFormSet
 
 from postpurchase import recipes
 from postpurchase.admin.analytics import analytics_csv, analytics_view, figure_lines
-from postpurchase.analytics.reports import step_totals
+from postpurchase.analytics.reports import default_range, step_figures
 from postpurchase.email.previews import preview_step, send_test
 from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
 from postpurchase.flows.diagram import flow_diagram
@@ -317,15 +317,22 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
 
     @admin.display(description=_("diagram"))
     def diagram(self, obj):
-        """Steps, branches and per-step counts (waiting, sent, stopped here)."""
+        """Steps, branches and per-step counts (waiting, sent, stopped here), and what
+        each step's emails of the last 30 days did."""
         if obj is None or obj.pk is None:
             return _("Save the flow to see its diagram.")
         diagram = flow_diagram(obj)
-        totals = step_totals(obj)
+        # The emails of the last 30 days, as the analytics page opens (its figures
+        # stay bounded however long the flow has run).
+        figures = step_figures(obj, *default_range())
         for node in diagram.nodes:
-            if node.step.pk in totals:
-                node.figures = figure_lines(totals[node.step.pk])
-        return render_to_string("admin/postpurchase/flow/diagram.html", {"diagram": diagram})
+            if node.step.pk in figures and figures[node.step.pk].sent:
+                node.figures = figure_lines(figures[node.step.pk])
+        context = {
+            "diagram": diagram,
+            "analytics_url": reverse("admin:postpurchase_flow_analytics", args=[obj.pk]),
+        }
+        return render_to_string("admin/postpurchase/flow/diagram.html", context)
 
     def get_urls(self):
         urls = [

@@ -139,7 +139,7 @@ def _record(
         return None
     message = (
         Message.objects.select_related("enrollment")
-        .only("pk", "step_id", "contact_id", "enrollment__flow_id")
+        .only("pk", "step_id", "contact_id", "sent_at", "created_at", "enrollment__flow_id")
         .get(pk=touch.message_id)
     )
     conversion = Conversion(
@@ -157,6 +157,7 @@ def _record(
         revenue=revenue,
         currency=currency,
         occurred_at=event.occurred_at,
+        sent_at=message.sent_at or message.created_at,
     )
     try:
         # A savepoint: a racing duplicate (the order signalled twice at once) loses here.

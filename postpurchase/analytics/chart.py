@@ -33,14 +33,16 @@ FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;font-si
 
 
 def nice_max(value: int) -> int:
-    """The top of an axis: 1, 2 or 5 times a power of ten, at least ``value``."""
+    """The top of an axis: a round number (1, 1.5, 2, 3, 4, 5, 6 or 8 times a power of
+    ten) at least ``value``, so the bars fill most of the height."""
     if value <= 0:
         return 1
     magnitude = 1
     while True:
-        for step in (1, 2, 5):
-            if step * magnitude >= value:
-                return step * magnitude
+        for step in (1, 1.5, 2, 3, 4, 5, 6, 8):
+            top = step * magnitude
+            if top >= value and float(top).is_integer():
+                return int(top)
         magnitude *= 10
 
 

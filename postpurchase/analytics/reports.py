@@ -183,37 +183,48 @@ _MESSAGE_FIGURES = {
 
 def figures_by_step_and_bucket(
     flow: Flow,
+    step_ids: list[int],
     start: dt.date | None,
     end: dt.date | None,
     bucket: str = "day",
     tz: dt.tzinfo | None = None,
 ) -> dict[tuple[int | None, dt.date | None], Figures]:
     """{(step id, bucket's first day): Figures} for the flow's emails sent from
-    ``start`` to ``end`` (both None: all time, and the bucket key is None)."""
+    ``start`` to ``end`` (both None: all time, and the bucket key is None).
+
+    ``step_ids`` are the flow's steps: their emails are read by step (the index on
+    (step, sent_at)), with no join of the enrollments; the emails of steps deleted since
+    (step NULL) are found through their enrollment and keyed None."""
     tz = tz or timezone.get_current_timezone()
-    messages = Message.objects.filter(enrollment__flow_id=flow.pk, sent_at__isnull=False)
+    of_steps = Message.objects.filter(step_id__in=step_ids, sent_at__isnull=False)
+    orphans = Message.objects.filter(
+        step__isnull=True, enrollment__flow_id=flow.pk, sent_at__isnull=False
+    )
     conversions = Conversion.objects.filter(flow_id=flow.pk)
+    keys = ["step_id"]
     if start is not None and end is not None:
         begin, stop = _bounds(start, end, tz)
-        messages = messages.filter(sent_at__gte=begin, sent_at__lt=stop)
-        conversions = conversions.filter(message__sent_at__gte=begin, message__sent_at__lt=stop)
-        messages = messages.annotate(bucket=Trunc("sent_at", bucket, tzinfo=tz))
-        conversions = conversions.annotate(bucket=Trunc("message__sent_at", bucket, tzinfo=tz))
-        keys = ["step_id", "bucket"]
-    else:
-        keys = ["step_id"]
+        of_steps = of_steps.filter(sent_at__gte=begin, sent_at__lt=stop)
+        orphans = orphans.filter(sent_at__gte=begin, sent_at__lt=stop)
+        conversions = conversions.filter(sent_at__gte=begin, sent_at__lt=stop)
+        of_steps = of_steps.annotate(bucket=Trunc("sent_at", bucket, tzinfo=tz))
+        orphans = orphans.annotate(bucket=Trunc("sent_at", bucket, tzinfo=tz))
+        conversions = conversions.annotate(bucket=Trunc("sent_at", bucket, tzinfo=tz))
+        keys.append("bucket")
     found: dict[tuple[int | None, dt.date | None], Figures] = defaultdict(Figures)
-    for row in messages.order_by().values(*keys).annotate(**_MESSAGE_FIGURES):
-        figures = found[(row["step_id"], _day(row.get("bucket"), tz))]
-        for name in _MESSAGE_FIGURES:
-            setattr(figures, name, getattr(figures, name) + (row[name] or 0))
+    for messages in (of_steps, orphans):
+        for row in messages.order_by().values(*keys).annotate(**_MESSAGE_FIGURES):
+            figures = found[(row["step_id"], _day(row.get("bucket"), tz))]
+            for name in _MESSAGE_FIGURES:
+                setattr(figures, name, getattr(figures, name) + (row[name] or 0))
     rows = (
         conversions.order_by()
         .values(*keys, "kind", "currency")
         .annotate(n=Count("pk"), revenue=Sum("revenue"))
     )
     for row in rows:
-        figures = found[(row["step_id"], _day(row.get("bucket"), tz))]
+        step_id = row["step_id"] if row["step_id"] in step_ids else None
+        figures = found[(step_id, _day(row.get("bucket"), tz))]
         if row["kind"] == Conversion.Kind.GOAL:
             figures.goals += row["n"]
             continue
@@ -244,7 +255,8 @@ def flow_report(flow: Flow, start: dt.date, end: dt.date, tz: dt.tzinfo | None =
     the current time zone by default): in all, per email step, and per day or week."""
     tz = tz or timezone.get_current_timezone()
     bucket = bucket_for(start, end)
-    found = figures_by_step_and_bucket(flow, start, end, bucket, tz)
+    steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
+    found = figures_by_step_and_bucket(flow, [s.pk for s in steps], start, end, bucket, tz)
     per_step: dict[int | None, Figures] = defaultdict(Figures)
     per_bucket: dict[dt.date, Figures] = defaultdict(Figures)
     total = Figures()
@@ -252,7 +264,6 @@ def flow_report(flow: Flow, start: dt.date, end: dt.date, tz: dt.tzinfo | None =
         per_step[step_id].add(figures)
         per_bucket[day].add(figures)
         total.add(figures)
-    steps = list(Step.objects.filter(flow=flow).order_by("position", "id"))
     rows = [
         StepRow(step, step_label(step), per_step.get(step.pk, Figures()))
         for step in steps
@@ -274,9 +285,10 @@ def flow_report(flow: Flow, start: dt.date, end: dt.date, tz: dt.tzinfo | None =
     return Report(flow, start, end, bucket, total, rows, series)
 
 
-def step_totals(flow: Flow) -> dict[int | None, Figures]:
-    """All-time figures of each step of the flow (for the flow diagram)."""
-    return {
-        step_id: figures
-        for (step_id, _day), figures in figures_by_step_and_bucket(flow, None, None).items()
-    }
+def step_figures(flow: Flow, start: dt.date, end: dt.date) -> dict[int | None, Figures]:
+    """Each step's figures from ``start`` to ``end`` (for the flow diagram)."""
+    step_ids = list(Step.objects.filter(flow=flow).values_list("pk", flat=True))
+    found: dict[int | None, Figures] = defaultdict(Figures)
+    for (step_id, _day), figures in figures_by_step_and_bucket(flow, step_ids, start, end).items():
+        found[step_id].add(figures)
+    return dict(found)

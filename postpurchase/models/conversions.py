@@ -70,13 +70,16 @@ class Conversion(models.Model):
     )
     currency = models.CharField(_("currency"), max_length=3, blank=True)
     occurred_at = models.DateTimeField(_("converted at"))
+    # The email's sent time, copied: the reports group conversions by the day their
+    # email went out without joining the messages.
+    sent_at = models.DateTimeField(_("email sent at"))
     created_at = ClockDateTimeField(_("recorded at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("conversion")
         verbose_name_plural = _("conversions")
         ordering = ["-occurred_at"]
-        indexes = [models.Index(fields=["flow", "occurred_at"], name="pp_conversion_flow_at")]
+        indexes = [models.Index(fields=["flow", "sent_at"], name="pp_conversion_flow_sent")]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.order_ref or self.event_name}"

@@ -92,8 +92,15 @@ class Message(Guard):
         permissions = [("export_message", _("Can export messages as CSV"))]
         ordering = ["-created_at"]
         indexes = [
-            # The analytics page: a flow's emails sent in a date range.
-            models.Index(fields=["sent_at"], name="pp_message_sent_at"),
+            # The analytics page: the emails of a flow's steps sent in a date range, read
+            # without joining the enrollments (postpurchase.analytics.reports) ...
+            models.Index(fields=["step", "sent_at"], name="pp_message_step_sent"),
+            # ... and those whose step was deleted since (found through the enrollment).
+            models.Index(
+                fields=["sent_at"],
+                condition=models.Q(step__isnull=True),
+                name="pp_message_orphan_sent",
+            ),
         ]
         constraints = [
             # Exactly one message per (enrollment, step, visit): a retry, a re-run after a

@@ -240,5 +240,6 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     touch = Conversion.Touch.CLICK
     touched_at = factory.LazyFunction(clock.now)
     occurred_at = factory.LazyFunction(clock.now)
+    sent_at = factory.SelfAttribute("message.sent_at")
     revenue = factory.LazyFunction(lambda: Decimal("1990.00"))
     currency = "RUB"

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import translation
 
+from postpurchase import clock
 from postpurchase.formats import money
 
 pytestmark = pytest.mark.django_db
@@ -72,11 +74,15 @@ def test_reached_from_the_flow_list_and_the_flows_page(admin_client, dataset):
     assert f'href="{url(flow)}"' in page.content.decode()
 
 
-def test_the_diagram_shows_each_steps_figures(admin_client, dataset):
-    page = admin_client.get(reverse("admin:postpurchase_flow_change", args=[dataset["flow"].pk]))
+def test_the_diagram_shows_each_steps_figures_of_the_last_30_days(admin_client, dataset):
+    with clock.frozen_at(datetime(2026, 11, 30, 12, tzinfo=UTC)):
+        page = admin_client.get(
+            reverse("admin:postpurchase_flow_change", args=[dataset["flow"].pk])
+        )
     html = page.content.decode()
-    # All time: step 1 sent 11 (one in October), 6 opened of 10 reached.
-    assert "60.0% opened · 30.0% clicked · conversions: 3" in html
+    # Step 1: 6 opened and 3 clicked of the 9 reached (the October email is older).
+    assert "66.7% opened · 33.3% clicked · conversions: 2 · ₽1,500" in html
+    assert "50.0% opened · 25.0% clicked · conversions: 1 · €20" in html
 
 
 @pytest.fixture
@@ -104,3 +110,10 @@ def test_anonymous_visitors_go_to_the_login(client, dataset):
 
 def test_an_unknown_flow_is_404(admin_client):
     assert admin_client.get("/admin/postpurchase/flow/999999/analytics/").status_code == 404
+
+
+def test_conversions_are_listed_read_only(admin_client, dataset):
+    listing = admin_client.get(reverse("admin:postpurchase_conversion_changelist"))
+    assert listing.status_code == 200
+    assert "₽1,000" in listing.content.decode()
+    assert admin_client.get(reverse("admin:postpurchase_conversion_add")).status_code == 403

@@ -15,7 +15,7 @@ from postpurchase.analytics.reports import (
     Figures,
     flow_report,
     parse_range,
-    step_totals,
+    step_figures,
 )
 
 pytestmark = pytest.mark.django_db
@@ -94,15 +94,24 @@ def test_emails_of_a_deleted_step_keep_counting(dataset):
     assert report.total.sent == 14
 
 
-def test_all_time_step_totals(dataset):
-    totals = step_totals(dataset["flow"])
-    assert totals[dataset["first"].pk].sent == 11
-    assert totals[dataset["first"].pk].conversions == 3
+def test_step_figures(dataset):
+    figures = step_figures(dataset["flow"], date(2026, 9, 1), date(2026, 11, 30))
+    assert figures[dataset["first"].pk].sent == 11  # the October email too
+    assert figures[dataset["first"].pk].conversions == 3
+    assert figures[dataset["third"].pk].goals == 1
+
+
+def test_a_conversion_of_a_deleted_steps_email_keeps_counting(dataset):
+    dataset["third"].delete()
+    report = flow_report(dataset["flow"], *NOV)
+    assert report.steps[-1].figures.conversions == 1
+    assert report.total.conversions == 3
 
 
 def test_the_query_count_does_not_grow_with_the_emails(dataset, django_assert_num_queries):
-    # Messages, conversions, the steps (one query, then one per step kind: email, delay).
-    with django_assert_num_queries(5):
+    # The steps (one query, then one per step kind: email, delay), the emails by step,
+    # those of deleted steps, the conversions.
+    with django_assert_num_queries(6):
         flow_report(dataset["flow"], *NOV)
 
 
@@ -141,6 +150,8 @@ def test_the_chart_of_nothing_still_draws():
     assert svg.startswith("<svg")
 
 
-@pytest.mark.parametrize(("value", "top"), [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20), (450, 500)])
+@pytest.mark.parametrize(
+    ("value", "top"), [(0, 1), (1, 1), (3, 3), (7, 8), (11, 15), (24, 30), (450, 500), (1001, 1500)]
+)
 def test_nice_max(value, top):
     assert chart.nice_max(value) == top

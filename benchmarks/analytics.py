@@ -37,21 +37,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for _p in (str(ROOT), str(HERE)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
-PG_DSN = os.environ.get("BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-PG_URL = "postgres://postgres@127.0.0.1:5432/{name}"
+from scale import PG_URL, _database  # noqa: E402  (benchmarks/, on the path from here on)
+
 TARGET_PAGE_S = 1.0
-
-
-def _database(name: str, action: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        if action == "create":
-            conn.execute(f"CREATE DATABASE {name}")
 
 
 def load(messages: int) -> dict:
@@ -232,7 +224,7 @@ def measure(rounds: int) -> dict:
         "analytics, 90 days": analytics + "?start=" + _days_ago(89),
         "analytics, 365 days (by week)": analytics + "?start=" + _days_ago(364),
         "CSV, 30 days": reverse("admin:postpurchase_flow_analytics_csv", args=[flow.pk]),
-        "flow page (diagram, all time)": reverse("admin:postpurchase_flow_change", args=[flow.pk]),
+        "flow page (editor and diagram)": reverse("admin:postpurchase_flow_change", args=[flow.pk]),
     }
     found = {}
     for name, url in pages.items():

@@ -38,6 +38,7 @@ class Job:
 
 JOBS: list[Job] = [
     Job("expire coupons", "postpurchase.coupons.expire_coupons", 3600),
+    Job("attribute late clicks", "postpurchase.analytics.attribution.attribute_late_touches", 600),
 ]
 
 

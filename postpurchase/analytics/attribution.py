@@ -15,8 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from postpurchase import signals
+from postpurchase import clock, signals
 from postpurchase.conf import get_setting
 from postpurchase.models import Conversion, Event, Flow, Message, MessageEvent
 
@@ -24,6 +25,11 @@ logger = logging.getLogger("postpurchase.analytics")
 
 #: The event whose orders count as conversions with revenue.
 ORDER_EVENT = "order_placed"
+#: The periodic pass looks this far back for orders (and goal events) nothing was
+#: attributed to: the ESP may post a click after the order it led to was recorded.
+LATE_TOUCH_HOURS = 6
+#: At most this many events per pass (the oldest first); the next pass goes on.
+LATE_TOUCH_BATCH = 500
 
 Touch = Conversion.Touch
 
@@ -174,6 +180,26 @@ def _record(
         conversion.flow_id,
     )
     return conversion
+
+
+def attribute_late_touches() -> int:
+    """The periodic job: attribute again the recent orders and goal events that have no
+    conversion yet, now that a click reported late may be recorded. Idempotent (an order
+    counts once), bounded (LATE_TOUCH_BATCH events); returns the conversions recorded."""
+    since = clock.now() - timedelta(hours=LATE_TOUCH_HOURS)
+    goals = set(Flow.objects.exclude(goal_event="").values_list("goal_event", flat=True))
+    events = (
+        Event.objects.filter(Q(name=ORDER_EVENT) | Q(name__in=goals), occurred_at__gte=since)
+        .filter(conversions__isnull=True)
+        .order_by("occurred_at", "pk")[:LATE_TOUCH_BATCH]
+    )
+    recorded = 0
+    for event in events:
+        try:
+            recorded += len(attribute(event))
+        except Exception:
+            logger.exception("postpurchase: attributing event %s failed", event.pk)
+    return recorded
 
 
 def on_event_tracked(sender, event: Event, **kwargs: Any) -> None:

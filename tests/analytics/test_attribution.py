@@ -232,3 +232,23 @@ def test_an_order_without_a_total_still_converts(
     conversion = Conversion.objects.get()
     assert conversion.revenue is None
     assert conversion.key == f"event:{conversion.event_id}"
+
+
+def test_a_click_reported_after_the_order_is_attributed_by_the_periodic_job(frozen, order, contact):
+    event = order(contact)
+    assert not Conversion.objects.exists()
+    # The ESP posts the click (made before the order) a minute later.
+    message = email(contact=contact, clicked_at=frozen.now - timedelta(minutes=3))
+    frozen.advance(timedelta(minutes=1))
+    assert attribution.attribute_late_touches() == 1
+    conversion = Conversion.objects.get()
+    assert conversion.event == event and conversion.message == message
+    assert attribution.attribute_late_touches() == 0  # idempotent
+
+
+def test_the_periodic_job_leaves_old_orders_alone(frozen, order, contact):
+    order(contact)
+    email(contact=contact, clicked_at=frozen.now - timedelta(minutes=3))
+    frozen.advance(timedelta(hours=attribution.LATE_TOUCH_HOURS, minutes=1))
+    assert attribution.attribute_late_touches() == 0
+    assert not Conversion.objects.exists()

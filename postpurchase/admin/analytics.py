@@ -28,6 +28,8 @@ from postpurchase.analytics.reports import Figures, Report, default_range, flow_
 from postpurchase.formats import money, number, percent
 from postpurchase.models import Conversion, Flow
 
+CENT = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -187,7 +189,7 @@ def analytics_csv(
                 csv_columns.append(
                     (
                         _("Revenue (%(currency)s)") % {"currency": currency},
-                        lambda r, cur=currency: r[1].revenue.get(cur, Decimal(0)),
+                        lambda r, cur=currency: r[1].revenue.get(cur, Decimal(0)).quantize(CENT),
                     )
                 )
                 csv_columns.append(

@@ -15,6 +15,7 @@ class PostpurchaseConfig(AppConfig):
         # Imported here, not at the top: they import the models, which Django loads
         # after this module.
         from postpurchase import checks  # noqa: F401  (registers the system checks)
+        from postpurchase.analytics.attribution import connect as connect_attribution
         from postpurchase.contrib.celery import (
             CELERY_INSTALLED,
             celery_mode,
@@ -29,6 +30,7 @@ class PostpurchaseConfig(AppConfig):
             import_module(module)
         connect_inbound_signals()
         connect_tracking()
+        connect_attribution()
         # No sender: deleting a step of any subclass (a shop's too) must be seen.
         pre_delete.connect(_on_step_delete, dispatch_uid="postpurchase.step_delete")
         post_migrate.connect(

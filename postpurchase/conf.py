@@ -185,6 +185,12 @@ DEFAULTS: dict[str, Any] = {
     # Customer checks (segments) read at most this many of a customer's latest order
     # events.
     "SEGMENT_MAX_ORDERS": 500,
+    # --- Conversions and revenue (postpurchase.analytics) ---
+    # An order placed (or a flow's goal event) within this many days after a human click
+    # on a flow's email is a conversion of that email (0: clicks attribute nothing).
+    "ATTRIBUTION_CLICK_DAYS": 5,
+    # The same after a human open; 0 (the default) is off: opens attribute nothing.
+    "ATTRIBUTION_OPEN_DAYS": 0,
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -295,6 +301,12 @@ def validate(name: str, value: Any) -> None:
         raise PostpurchaseConfigurationError(
             f'POSTPURCHASE["RATE_LIMIT"] must be None or a positive number of emails per '
             f"second; got {value!r}."
+        )
+    if name in ("ATTRIBUTION_CLICK_DAYS", "ATTRIBUTION_OPEN_DAYS") and (
+        isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 365
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["{name}"] must be a number of days from 0 (off) to 365; got {value!r}.'
         )
     if name == "STAFF_EMAILS":
         _validate_addresses(name, value)

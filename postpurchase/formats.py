@@ -18,13 +18,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
-from babel.numbers import NumberPattern, get_currency_precision, get_currency_symbol
+from babel.numbers import (
+    NumberPattern,
+    format_decimal,
+    format_percent,
+    get_currency_precision,
+    get_currency_symbol,
+)
 from django.utils import translation
 from django.utils.dateparse import parse_date, parse_datetime
 
 from postpurchase.conf import get_setting
 
-__all__ = ["money", "date", "datetime", "parse_date_value", "parse_datetime_value"]
+__all__ = [
+    "money",
+    "number",
+    "short_date",
+    "percent",
+    "date",
+    "datetime",
+    "parse_date_value",
+    "parse_datetime_value",
+]
 
 # CLDR's narrow symbols, which Babel does not ship: used with CURRENCY_DISPLAY "symbol"
 # where a language's own CLDR symbol is just the code (English has "RUB", not "₽").
@@ -126,6 +141,27 @@ def money(amount, currency="", language: str | None = None) -> str:
         return text
     symbol = _symbol(code, locale)
     return _spaced(text.replace("¤", symbol), symbol)
+
+
+def short_date(value, language: str | None = None) -> str:
+    """Day and month for a chart's axis: "1 дек.", "1 Dec"; "" if not a date."""
+    day = parse_date_value(value)
+    if day is None:
+        return ""
+    return format_date(day, "d MMM", locale=_locale(language or _active_language()))
+
+
+def number(value, language: str | None = None) -> str:
+    """A count with the language's grouping: "12 345" in Russian, "12,345" in English."""
+    return format_decimal(value, locale=_locale(language or _active_language()))
+
+
+def percent(ratio, language: str | None = None) -> str:
+    """A ratio as a percentage with one decimal: "12,5 %" in Russian, "12.5%" in
+    English; "–" for None (nothing to compare with)."""
+    if ratio is None:
+        return "–"
+    return format_percent(ratio, "#,##0.0%", locale=_locale(language or _active_language()))
 
 
 def parse_date_value(value) -> dt.date | None:

@@ -42,6 +42,7 @@ JOBS: list[Job] = [
     Job("purge expired events", "postpurchase.retention.purge_expired", 3600),
     # Hourly: some contact's local midnight falls in every hour of the day.
     Job("date triggers", "postpurchase.lifecycle.scan.scan_date_triggers", 3600),
+    Job("attribute late clicks", "postpurchase.analytics.attribution.attribute_late_touches", 600),
 ]
 
 

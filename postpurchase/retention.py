@@ -18,7 +18,7 @@ from django.db.models import Model, QuerySet
 
 from postpurchase import clock
 from postpurchase.conf import retention_setting
-from postpurchase.models import Enrollment, Event, MessageEvent
+from postpurchase.models import Conversion, Enrollment, Event, MessageEvent
 
 logger = logging.getLogger("postpurchase.retention")
 
@@ -28,7 +28,8 @@ logger = logging.getLogger("postpurchase.retention")
 UNLINK: dict[type[Model], list[tuple[type[Model], str]]] = {
     MessageEvent: [],
     # A finished enrollment keeps its history without its trigger event (SET_NULL).
-    Event: [(Enrollment, "trigger_event")],
+    # A conversion keeps its figures without the order event it came from (SET_NULL).
+    Event: [(Enrollment, "trigger_event"), (Conversion, "event")],
 }
 
 

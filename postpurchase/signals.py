@@ -113,6 +113,9 @@ consent_changed = Signal()
 #: provides args: contact_id (int: the contact no longer exists), digest (str: the
 #: address's keyed hash now on the erased list), counts (dict: rows deleted by model)
 contact_erased = Signal()
+#: provides args: conversion (postpurchase.models.Conversion). Sent once per attributed
+#: order (or goal event of a flow), after the conversion is recorded.
+conversion_recorded = Signal()
 
 #: provides args: coupon (postpurchase.models.Coupon). Sent after commit, once per
 #: code, right after the adapter's ``mirror_coupon``.

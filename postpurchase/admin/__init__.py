@@ -4,6 +4,7 @@
 """
 
 from postpurchase.admin import (  # noqa: F401  (importing registers the ModelAdmins)
+    analytics,
     coupons,
     emails,
     flows,

@@ -30,6 +30,8 @@ from polymorphic.admin import (
 from polymorphic.formsets import BasePolymorphicModelFormSet
 
 from postpurchase import recipes
+from postpurchase.admin.analytics import analytics_csv, analytics_view, figure_lines
+from postpurchase.analytics.reports import default_range, step_figures
 from postpurchase.email.previews import preview_step, send_test
 from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
 from postpurchase.flows.diagram import flow_diagram
@@ -102,6 +104,7 @@ class FlowForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         keep_stored(self.fields.get("trigger"), [self.instance.trigger])
         keep_stored(self.fields.get("exit_events"), self.instance.exit_events or [])
+        keep_stored(self.fields.get("goal_event"), [self.instance.goal_event])
 
     def clean_exit_events(self) -> list[str]:
         return list(self.cleaned_data.get("exit_events") or [])
@@ -263,14 +266,20 @@ class TriggerFilter(admin.SimpleListFilter):
 @admin.register(Flow)
 class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
     form = FlowForm
-    list_display = ["name", "trigger_label", "status", "reentry", "updated_at"]
+    list_display = ["name", "trigger_label", "status", "reentry", "updated_at", "analytics_link"]
     list_filter = ["status", TriggerFilter]
     search_fields = ["name", "slug", "trigger"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [StepInline]
     actions = ["go_live", "pause_selected", "duplicate_selected"]
     change_list_template = "admin/postpurchase/flow/change_list.html"
+    change_form_template = "admin/postpurchase/flow/change_form.html"
     readonly_fields = ["diagram"]
+
+    @admin.display(description=_("analytics"))
+    def analytics_link(self, obj: Flow) -> str:
+        url = reverse("admin:postpurchase_flow_analytics", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Figures"))
 
     @admin.display(description=_("trigger event"), ordering="trigger")
     def trigger_label(self, obj: Flow) -> str:
@@ -287,6 +296,13 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                     "The event that enrolls a contact. To offer another event the shop "
                     'sends with track(), declare it in POSTPURCHASE["CUSTOM_EVENTS"].'
                 ),
+            )
+        if db_field.name == "goal_event":
+            return forms.ChoiceField(
+                label=capfirst(db_field.verbose_name),
+                required=False,
+                choices=BLANK + _events(request),
+                help_text=db_field.help_text,
             )
         if db_field.name == "exit_events":
             return forms.MultipleChoiceField(
@@ -319,12 +335,22 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
 
     @admin.display(description=_("diagram"))
     def diagram(self, obj):
-        """Steps, branches and per-step counts (waiting, sent, stopped here)."""
+        """Steps, branches and per-step counts (waiting, sent, stopped here), and what
+        each step's emails of the last 30 days did."""
         if obj is None or obj.pk is None:
             return _("Save the flow to see its diagram.")
-        return render_to_string(
-            "admin/postpurchase/flow/diagram.html", {"diagram": flow_diagram(obj)}
-        )
+        diagram = flow_diagram(obj)
+        # The emails of the last 30 days, as the analytics page opens (its figures
+        # stay bounded however long the flow has run).
+        figures = step_figures(obj, *default_range())
+        for node in diagram.nodes:
+            if node.step.pk in figures and figures[node.step.pk].sent:
+                node.figures = figure_lines(figures[node.step.pk])
+        context = {
+            "diagram": diagram,
+            "analytics_url": reverse("admin:postpurchase_flow_analytics", args=[obj.pk]),
+        }
+        return render_to_string("admin/postpurchase/flow/diagram.html", context)
 
     def get_urls(self):
         urls = [
@@ -334,12 +360,29 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                 name="postpurchase_flow_recipes",
             ),
             path(
+                "<int:object_id>/analytics/",
+                self.admin_site.admin_view(self.analytics_view),
+                name="postpurchase_flow_analytics",
+            ),
+            path(
+                "<int:object_id>/analytics/csv/",
+                self.admin_site.admin_view(self.analytics_csv),
+                name="postpurchase_flow_analytics_csv",
+            ),
+            path(
                 "step/<int:step_id>/preview/",
                 self.admin_site.admin_view(self.preview_view),
                 name="postpurchase_flow_preview",
             ),
         ]
         return urls + super().get_urls()
+
+    def analytics_view(self, request, object_id):
+        """Figures per step and a chart over time, for a date range (view permission)."""
+        return analytics_view(self, request, object_id)
+
+    def analytics_csv(self, request, object_id):
+        return analytics_csv(self, request, object_id)
 
     def recipes_view(self, request):
         """The recipe catalogue, each with an Install button (POST, needs add_flow)."""

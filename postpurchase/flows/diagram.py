@@ -30,6 +30,8 @@ class Node:
     sent: int = 0
     stopped: int = 0
     branches: list[tuple[str, int]] = field(default_factory=list)
+    #: What the step's emails did, in words ("38.5% opened", ...), filled by the admin.
+    figures: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -96,7 +98,8 @@ def flow_diagram(flow: Flow) -> Diagram:
         .annotate(n=Count("id"))
     )
     sent = dict(
-        Message.objects.filter(enrollment__flow=flow, status=Message.Status.SENT)
+        # By step, not through the enrollments: the (step, sent_at) index, no join.
+        Message.objects.filter(step_id__in=list(position), status=Message.Status.SENT)
         .values_list("step")
         .annotate(n=Count("id"))
     )

@@ -9,6 +9,7 @@ from postpurchase.models.consent import (
     Purpose,
 )
 from postpurchase.models.contacts import Contact, EmailFrequency, normalize_email
+from postpurchase.models.conversions import Conversion
 from postpurchase.models.coupons import Coupon, CouponPolicy, CouponRedemption
 from postpurchase.models.email_templates import EmailBlock, EmailContent, EmailTemplate
 from postpurchase.models.enrollments import Enrollment
@@ -36,6 +37,7 @@ __all__ = [
     "ConsentSource",
     "ConsentState",
     "Contact",
+    "Conversion",
     "Coupon",
     "CouponPolicy",
     "CouponRedemption",

@@ -76,6 +76,18 @@ class Flow(models.Model):
             "order ends only that order's enrollments."
         ),
     )
+    # An event that counts as this flow's goal when it follows a human click (or open)
+    # of one of its emails within the attribution window, e.g. review_submitted.
+    goal_event = models.CharField(
+        _("goal event"),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "Optional: an event that counts as a goal conversion of this flow when the "
+            "contact clicked one of its emails shortly before, e.g. a review submitted. "
+            "Orders placed after a click always count as conversions."
+        ),
+    )
     # Trigger filter: only trigger events whose order (or contact) passes this check
     # enroll. The same checks as a condition step, limited to what is known at enrollment.
     filter_condition = models.CharField(

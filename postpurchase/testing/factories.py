@@ -5,6 +5,7 @@ from postpurchase.testing.factories import EmailStepFactory, FlowFactory, order_
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import factory
@@ -13,6 +14,7 @@ from postpurchase import clock, consent
 from postpurchase.models import (
     ConditionStep,
     Contact,
+    Conversion,
     DelayStep,
     EmailContent,
     EmailStep,
@@ -216,8 +218,9 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
 
 class MessageFactory(factory.django.DjangoModelFactory):
     """An email of an enrollment's step as delivery leaves it once the ESP accepted it
-    (status sent, a marketing email); pass ``status``, ``bounced_at``, ``complained_at``...
-    for others (``sent_at`` is set only for a sent one)."""
+    (status sent, a marketing email, no tracking yet); pass ``status``, the roll-ups
+    (``delivered_at``, ``opened_at``, ``opens``, ``bounced_at``...) as tracking would
+    set them (``sent_at`` is set only for a sent one)."""
 
     class Meta:
         model = Message
@@ -247,3 +250,25 @@ class MessageEventFactory(factory.django.DjangoModelFactory):
     kind = MessageEvent.Kind.DELIVERED
     occurred_at = factory.LazyFunction(clock.now)
     message = factory.SubFactory(MessageFactory)
+
+
+class ConversionFactory(factory.django.DjangoModelFactory):
+    """An order attributed to ``message`` (a click an hour before), with its revenue."""
+
+    class Meta:
+        model = Conversion
+
+    message = factory.SubFactory(MessageFactory)
+    kind = Conversion.Kind.ORDER
+    key = factory.Sequence(lambda n: f"order:test:{n}")
+    flow_id = factory.SelfAttribute("message.enrollment.flow_id")
+    step_id = factory.SelfAttribute("message.step_id")
+    contact_id = factory.SelfAttribute("message.contact_id")
+    event_name = "order_placed"
+    order_ref = factory.LazyAttribute(lambda o: o.key.removeprefix("order:"))
+    touch = Conversion.Touch.CLICK
+    touched_at = factory.LazyFunction(clock.now)
+    occurred_at = factory.LazyFunction(clock.now)
+    sent_at = factory.SelfAttribute("message.sent_at")
+    revenue = factory.LazyFunction(lambda: Decimal("1990.00"))
+    currency = "RUB"

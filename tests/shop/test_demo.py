@@ -184,3 +184,32 @@ def test_the_readmes_sample_output_is_the_demos_series():
     readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
     documented = documented_output(readme, "prints each email as it goes out")
     assert masked("\n".join(documented)) == masked("\n".join(series_lines(fresh_simulation())))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_ships_email_history_so_the_analytics_show_figures():
+    from postpurchase.analytics.reports import default_range, flow_report
+    from postpurchase.models import Conversion, Message
+
+    out = StringIO()
+    call_command("demo", "--no-server", stdout=out)
+    assert "past emails of 'post-purchase-series' added" in out.getvalue()
+    flow = Flow.objects.get(slug="post-purchase-series")
+    start, end = default_range()
+    report = flow_report(flow, start, end)
+    total = report.total
+    assert total.sent > 100
+    assert 0 < total.bounced < total.sent
+    assert 0 < total.clicked < total.opened < total.sent
+    assert total.machine_opens > 0
+    assert total.conversions > 0 and total.revenue["RUB"] > 0
+    assert total.goals > 0  # reviews after a click: the series' goal
+    assert total.unsubscribed + total.complained > 0
+    assert len([row for row in report.steps if row.figures.sent]) == 3
+    # Each conversion belongs to an email clicked before it.
+    for conversion in Conversion.objects.select_related("message")[:50]:
+        assert conversion.message.clicked_at <= conversion.occurred_at
+    # Running the demo again adds nothing.
+    count = Message.objects.count()
+    call_command("demo", "--no-server", stdout=StringIO())
+    assert Message.objects.count() == count

@@ -39,6 +39,7 @@ from postpurchase.nps import record_answer
 from ...cart import CartLine
 from ...checkout import Customer, place_order
 from ...demo_data import CUSTOMERS, DEMO_PASSWORD, load_demo_data
+from ...demo_history import load_email_history
 from ...models import Order, Product
 from ...orders import set_status
 
@@ -125,6 +126,7 @@ class Command(BaseCommand):
         parser.add_argument("--mail-dir", default="", help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.simulating = bool(options["simulate"])
         if options["simulate"] and not options["on_throwaway_database"]:
             self.stdout.write(simulate_on_throwaway_database(self.mail_dir()), ending="")
             return
@@ -159,6 +161,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Customers: {names} / password {DEMO_PASSWORD}")
         postpurchase.recipes.install(FLOW, live=True)
         self.stdout.write(f"Flow {FLOW!r} is live.")
+        if not self.simulating:
+            # Two months of its emails already sent, so its analytics show figures.
+            added = load_email_history(FLOW)
+            if added:
+                self.stdout.write(f"Email history: {added} past emails of {FLOW!r} added.")
         # A review written on a product page earns the promised coupon (D1 step 4).
         postpurchase.recipes.install(REVIEW_FLOW, live=True)
         self.stdout.write(f"Flow {REVIEW_FLOW!r} is live.")

@@ -38,6 +38,8 @@ class Job:
 
 JOBS: list[Job] = [
     Job("expire coupons", "postpurchase.coupons.expire_coupons", 3600),
+    Job("refresh recommendations", "postpurchase.recommendations.refresh", 3600),
+    Job("refresh replenishment", "postpurchase.replenishment.refresh", 3600),
 ]
 
 

@@ -99,6 +99,11 @@ coupon_issued = Signal()
 #: the redemption commits; not again when a retried checkout redeems the same order.
 coupon_redeemed = Signal()
 
+#: provides args: prediction (postpurchase.models.PurchasedProduct): a contact's
+#: predicted date for needing a product again was set or moved (a new order, a newly
+#: learned cycle). Sent after commit.
+replenishment_predicted = Signal()
+
 
 def emit(signal: Signal, sender, **kwargs) -> None:
     """Send an outbound signal once the current transaction on the database of what it

@@ -8,7 +8,9 @@ from postpurchase.models.events import Event
 from postpurchase.models.flows import Flow
 from postpurchase.models.messages import Message
 from postpurchase.models.nps import NPSResponse, NPSStep
+from postpurchase.models.recommendations import HistoryCursor, ProductDay, ProductPair, ProductStat
 from postpurchase.models.records import StepRecord
+from postpurchase.models.replenishment import CycleSource, LearnedCycle, PurchasedProduct
 from postpurchase.models.steps import (
     ConditionStep,
     DelayStep,
@@ -22,6 +24,7 @@ from postpurchase.models.tracking import MessageEvent
 __all__ = [
     "ConditionStep",
     "Contact",
+    "CycleSource",
     "Coupon",
     "CouponPolicy",
     "CouponRedemption",
@@ -32,11 +35,17 @@ __all__ = [
     "Enrollment",
     "Event",
     "Flow",
+    "HistoryCursor",
+    "LearnedCycle",
     "Message",
     "MessageEvent",
     "NPSResponse",
     "NPSStep",
     "NotifyStaffStep",
+    "ProductDay",
+    "ProductPair",
+    "ProductStat",
+    "PurchasedProduct",
     "SignalStep",
     "Step",
     "StepRecord",

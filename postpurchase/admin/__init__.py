@@ -9,5 +9,6 @@ from postpurchase.admin import (  # noqa: F401  (importing registers the ModelAd
     flows,
     nps,
     records,
+    replenishment,
     tracking,
 )

@@ -128,7 +128,10 @@ def update_contact(contact_id: int) -> int:
         # A receiver and the job racing on a new contact insert the same rows once.
         PurchasedProduct.objects.bulk_create(new, ignore_conflicts=True)
         update_rows([row for row, _ in changed], FIELDS)
-        announce([p for p in new if p.predicted_on] + [r for r, moved in changed if moved])
+        dated = [p.sku for p in new if p.predicted_on]
+        if dated:  # ignore_conflicts gives the new rows no id: read them back
+            new = list(PurchasedProduct.objects.filter(contact_id=contact_id, sku__in=dated))
+        announce(new + [r for r, moved in changed if moved])
     return len(new) + len(changed) + len(existing)
 
 

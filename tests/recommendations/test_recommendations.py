@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from postpurchase import recommendations
-from postpurchase.adapters import BaseAdapter, DefaultAdapter, _load
+from postpurchase.adapters import BaseAdapter, DefaultAdapter, _load, get_adapter
 from postpurchase.models import ProductPair, ProductStat
 from postpurchase.replenishment import update_contact
 from postpurchase.testing.factories import order_placed_event, order_snapshot, product
@@ -172,7 +172,5 @@ def test_the_default_adapter_gives_the_apps_own_and_a_shop_can_re_rank(frozen, s
         "ADAPTER": "tests.recommendations.test_recommendations.InStockOnly",
     }
     _load.cache_clear()
-    from postpurchase.adapters import get_adapter
-
     assert skus(get_adapter().recommendations(snapshot, limit=2)) == ["OWN-1", "OTHER"]
     _load.cache_clear()

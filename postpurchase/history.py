@@ -88,16 +88,18 @@ def decimal_or_none(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def contact_orders(contact_id: int, limit: int = 500) -> list[dict[str, Any]]:
-    """The contact's latest ``limit`` orders, oldest first: id, occurred_at, order_ref
-    and snapshot of each."""
-    rows = list(
-        Event.objects.filter(contact_id=contact_id, name=ORDER_EVENT)
-        .order_by("-occurred_at", "-id")
-        .values("id", "occurred_at", "order_ref", "snapshot")[:limit]
-    )
-    rows.reverse()
-    return rows
+def orders_of(contact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each contact's orders, oldest first: id, occurred_at, order_ref and snapshot."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    for start in range(0, len(contact_ids), 500):
+        rows = (
+            Event.objects.filter(contact_id__in=contact_ids[start : start + 500], name=ORDER_EVENT)
+            .order_by("occurred_at", "id")
+            .values("contact_id", "id", "occurred_at", "order_ref", "snapshot")
+        )
+        for row in rows:
+            found.setdefault(row.pop("contact_id"), []).append(row)
+    return found
 
 
 def advance(name: str, size: int, apply: Callable[[list[dict[str, Any]]], None]) -> int:
@@ -140,8 +142,10 @@ def upsert(
     """Insert ``rows`` (dicts of field values) or, where a row with the same ``keys``
     exists, add the ``add`` fields to it and overwrite the ``replace`` fields; with
     ``latest`` (a datetime field) the replaced fields and ``latest`` itself change only
-    when the new row is newer. One executemany ``INSERT ... ON CONFLICT`` (SQLite and
-    PostgreSQL)."""
+    when the new row is newer; with neither, an existing row is left as it is. One
+    executemany ``INSERT ... ON CONFLICT`` (SQLite and PostgreSQL), in the caller's
+    transaction: Django's bulk_create compiles every value of every row first, which
+    costs more than the insert."""
     if not rows:
         return
     add, replace = list(add), list(replace)
@@ -168,9 +172,11 @@ def upsert(
     sql = (
         f"INSERT INTO {table} ({', '.join(column[n] for n in names)}) "
         f"VALUES ({', '.join(['%s'] * len(names))}) "
-        f"ON CONFLICT ({', '.join(column[k] for k in keys)}) DO UPDATE SET {', '.join(sets)}"
+        f"ON CONFLICT ({', '.join(column[k] for k in keys)}) "
+        + (f"DO UPDATE SET {', '.join(sets)}" if sets else "DO NOTHING")
     )
-    params = [[f.get_db_prep_save(row[f.name], connection) for f in fields] for row in rows]
+    pairs = list(zip(names, fields, strict=True))
+    params = [[f.get_db_prep_save(row[n], connection) for n, f in pairs] for row in rows]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
 

@@ -10,6 +10,12 @@ the ``replenishment_due`` date trigger. See docs/replenishment.md.
 """
 
 from postpurchase.replenishment.finder import due
-from postpurchase.replenishment.predict import learn, refresh, repredict, update_contact
+from postpurchase.replenishment.predict import (
+    learn,
+    refresh,
+    repredict,
+    update_contact,
+    update_contacts,
+)
 
-__all__ = ["due", "learn", "refresh", "repredict", "update_contact"]
+__all__ = ["due", "learn", "refresh", "repredict", "update_contact", "update_contacts"]

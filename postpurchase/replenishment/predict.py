@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 
-from postpurchase import history, signals
+from postpurchase import clock, history, signals
 from postpurchase.engine.db import update_rows
 from postpurchase.models import Contact, CycleSource, HistoryCursor, PurchasedProduct
 from postpurchase.replenishment.cycles import (
@@ -25,8 +25,8 @@ logger = logging.getLogger("postpurchase.replenishment")
 
 CURSOR = "replenishment"
 PREDICT_CURSOR = "replenishment.predict"
-#: Order events one step of the job takes (each re-reads its contact's orders).
-EVENT_BATCH = 500
+#: Order events one step of the job takes (their contacts' orders are all read again).
+EVENT_BATCH = 1000
 MAX_BATCHES = 10
 #: Predictions the job re-checks per run against the newly learned cycles.
 REPREDICT_BATCH = 5000
@@ -61,33 +61,26 @@ def predicted_on(last: datetime, days_per_unit: float | None, quantity: int, zon
     return (last + timedelta(days=days_per_unit * max(quantity, 1))).astimezone(zone).date()
 
 
-def update_contact(contact_id: int) -> int:
-    """Recompute the contact's purchased products and their predictions from their
-    orders; returns how many rows changed. Idempotent: the order receiver and the
-    periodic job may both run it."""
-    contact = Contact.objects.filter(pk=contact_id).only("timezone").first()
-    if contact is None:
-        return 0
+def purchases_of(orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per SKU, what a contact's orders (oldest first) say: counts, the last purchase
+    (with its order's snapshot under "snapshot") and the days per unit between them."""
     purchases: dict[str, dict[str, Any]] = {}
-    snapshots: dict[str, dict[str, Any]] = {}
-    for order in history.contact_orders(contact_id):
+    for order in orders:
         moment = order["occurred_at"]
         for line in history.order_lines(order["snapshot"]):
             seen = purchases.get(line.sku)
             if seen is None:
                 purchases[line.sku] = seen = {"orders": 0, "units": 0, "intervals": []}
-            elif (moment - seen["last_ordered_at"]).total_seconds() / 86400 < MIN_INTERVAL_DAYS:
-                # One purchase split over two orders: its units last from the first.
-                seen["units"] += line.quantity
-                seen["last_quantity"] += line.quantity
-                seen["orders"] += 1
-                continue
             else:
                 days = (moment - seen["last_ordered_at"]).total_seconds() / 86400
-                seen["intervals"] = [
-                    *seen["intervals"],
-                    round(days / seen["last_quantity"], 2),
-                ][-INTERVALS_KEPT:]
+                if days < MIN_INTERVAL_DAYS:
+                    # One purchase split over two orders: its units last from the first.
+                    seen["units"] += line.quantity
+                    seen["last_quantity"] += line.quantity
+                    seen["orders"] += 1
+                    continue
+                per_unit = round(days / seen["last_quantity"], 2)
+                seen["intervals"] = [*seen["intervals"], per_unit][-INTERVALS_KEPT:]
             seen.update(
                 name=line.name,
                 category=line.category,
@@ -95,43 +88,80 @@ def update_contact(contact_id: int) -> int:
                 last_quantity=line.quantity,
                 last_ordered_at=moment,
                 last_order_ref=order["order_ref"][:200],
+                snapshot=order["snapshot"],
             )
             seen["orders"] += 1
             seen["units"] += line.quantity
-            snapshots[line.sku] = order["snapshot"]
-    learned = Learned(purchases, (p["category"] for p in purchases.values()))
-    zone = local_zone(contact.timezone)
-    for sku, seen in purchases.items():
-        days, source = configured(seen["item"], snapshots[sku], contact_id)
-        if days is None:
-            days, source = learned.cycle(sku, seen["category"])
-        seen.update(
-            days_per_unit=days,
-            cycle_source=source,
-            predicted_on=predicted_on(seen["last_ordered_at"], days, seen["last_quantity"], zone),
-        )
-    existing = {p.sku: p for p in PurchasedProduct.objects.filter(contact_id=contact_id)}
+    return purchases
+
+
+def update_contact(contact_id: int) -> int:
+    """Recompute one contact's purchased products and predictions (see update_contacts)."""
+    return update_contacts([contact_id])
+
+
+def update_contacts(contact_ids) -> int:
+    """Recompute these contacts' purchased products and their predictions from their
+    orders, a few queries for all of them; returns how many rows changed. Idempotent:
+    the order receiver and the periodic job may both run it."""
+    ids = list(dict.fromkeys(contact_ids))
+    zones = dict(Contact.objects.filter(pk__in=ids).values_list("pk", "timezone"))
+    orders = history.orders_of(list(zones))
+    per_contact = {cid: purchases_of(orders.get(cid, [])) for cid in zones}
+    learned = Learned(
+        {sku for bought in per_contact.values() for sku in bought},
+        {p["category"] for bought in per_contact.values() for p in bought.values()},
+    )
+    for cid, bought in per_contact.items():
+        zone = local_zone(zones[cid])
+        for sku, seen in bought.items():
+            days, source = configured(seen["item"], seen.pop("snapshot"), cid)
+            if days is None:
+                days, source = learned.cycle(sku, seen["category"])
+            seen.update(
+                days_per_unit=days,
+                cycle_source=source,
+                predicted_on=predicted_on(
+                    seen["last_ordered_at"], days, seen["last_quantity"], zone
+                ),
+            )
+    existing = {
+        (p.contact_id, p.sku): p
+        for p in PurchasedProduct.objects.filter(contact_id__in=list(zones))
+    }
     new, changed = [], []
-    for sku, seen in purchases.items():
-        row = existing.pop(sku, None)
-        if row is None:
-            new.append(PurchasedProduct(contact_id=contact_id, sku=sku, **seen))
-            continue
-        if any(getattr(row, f) != seen[f] for f in FIELDS):
-            moved = row.predicted_on != seen["predicted_on"]
-            for f in FIELDS:
-                setattr(row, f, seen[f])
-            changed.append((row, moved))
+    for cid, bought in per_contact.items():
+        for sku, seen in bought.items():
+            row = existing.pop((cid, sku), None)
+            if row is None:
+                new.append({"contact_id": cid, "sku": sku, **seen})
+            elif any(getattr(row, f) != seen[f] for f in FIELDS):
+                moved = row.predicted_on != seen["predicted_on"]
+                for f in FIELDS:
+                    setattr(row, f, seen[f])
+                changed.append((row, moved))
     with transaction.atomic():
         if existing:  # products no longer in the contact's orders (events deleted)
             PurchasedProduct.objects.filter(pk__in=[p.pk for p in existing.values()]).delete()
         # A receiver and the job racing on a new contact insert the same rows once.
-        PurchasedProduct.objects.bulk_create(new, ignore_conflicts=True)
+        now = clock.now()
+        history.upsert(
+            PurchasedProduct,
+            [{**row, "updated_at": now} for row in new],
+            keys=["contact_id", "sku"],
+        )
         update_rows([row for row, _ in changed], FIELDS)
-        dated = [p.sku for p in new if p.predicted_on]
-        if dated:  # ignore_conflicts gives the new rows no id: read them back
-            new = list(PurchasedProduct.objects.filter(contact_id=contact_id, sku__in=dated))
-        announce(new + [r for r, moved in changed if moved])
+        dated = {(row["contact_id"], row["sku"]) for row in new if row["predicted_on"]}
+        announced = [r for r, moved in changed if moved]
+        if dated:  # the new rows' ids, for the signal
+            announced += [
+                p
+                for p in PurchasedProduct.objects.filter(
+                    contact_id__in={c for c, _ in dated}, predicted_on__isnull=False
+                )
+                if (p.contact_id, p.sku) in dated
+            ]
+        announce(announced)
     return len(new) + len(changed) + len(existing)
 
 
@@ -152,7 +182,7 @@ def repredict(limit: int = REPREDICT_BATCH) -> int:
             PurchasedProduct.objects.filter(pk__gt=cursor.position)
             .exclude(cycle_source=CycleSource.CONFIGURED)
             .select_related("contact")
-            .only(*FIELDS, "contact_id", "contact__timezone")
+            .only(*FIELDS, "sku", "contact_id", "contact__timezone")
             .order_by("pk")[:limit]
         )
         cursor.position = rows[-1].pk if len(rows) == limit else 0
@@ -176,8 +206,7 @@ def repredict(limit: int = REPREDICT_BATCH) -> int:
 
 
 def _apply(events: list[dict[str, Any]]) -> None:
-    for contact_id in dict.fromkeys(e["contact_id"] for e in events):
-        update_contact(contact_id)
+    update_contacts(e["contact_id"] for e in events)
 
 
 def refresh(max_batches: int = MAX_BATCHES) -> int:

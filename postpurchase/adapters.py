@@ -94,6 +94,7 @@ ITEM_TYPES = {
     "review_url": URL,
     "variant": TEXT,
     "ready_after": DATE,
+    "replenish_days": AMOUNT,
 }
 
 

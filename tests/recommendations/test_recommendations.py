@@ -6,12 +6,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 
-from postpurchase import recommendations
+from postpurchase import engine, recommendations
 from postpurchase.adapters import BaseAdapter, DefaultAdapter, _load, get_adapter
 from postpurchase.models import ProductPair, ProductStat
 from postpurchase.replenishment import update_contact
-from postpurchase.testing.factories import order_placed_event, order_snapshot, product
+from postpurchase.testing.factories import (
+    EmailContentFactory,
+    EmailStepFactory,
+    EmailTemplateFactory,
+    EnrollmentFactory,
+    FlowFactory,
+    order_placed_event,
+    order_snapshot,
+    product,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +184,33 @@ def test_the_default_adapter_gives_the_apps_own_and_a_shop_can_re_rank(frozen, s
     _load.cache_clear()
     assert skus(get_adapter().recommendations(snapshot, limit=2)) == ["OWN-1", "OTHER"]
     _load.cache_clear()
+
+
+def test_an_email_shows_the_apps_recommendations(frozen, settings):
+    # The example shop's adapter recommends from its catalogue; the default is ours.
+    settings.POSTPURCHASE = {
+        **settings.POSTPURCHASE,
+        "ADAPTER": "postpurchase.adapters.DefaultAdapter",
+    }
+    for n in range(2):
+        order_placed_event(f"c{n}@example.com", [product("TENT"), product("PEGS")])
+    settle(frozen)
+    template = EmailTemplateFactory(languages=[])
+    EmailContentFactory(
+        template=template,
+        body=(
+            '{% extends "postpurchase/email/base.mjml" %}{% block content %}'
+            '{% include "postpurchase/email/partials/products.mjml" %}{% endblock %}'
+        ),
+    )
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, template=template, category="transactional")
+    EnrollmentFactory(
+        flow=flow,
+        contact__email="anna@example.com",
+        snapshot=order_snapshot([product("TENT")], email="anna@example.com"),
+    )
+    engine.run_due()
+    [sent] = mail.outbox
+    html = sent.alternatives[0][0]
+    assert "Product PEGS" in html and "https://shop.example.com/img/PEGS.jpg" in html

@@ -285,7 +285,8 @@ def test_the_admin_lists_predictions_read_only_and_translated(
     with translation.override("ru"):
         response = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="ru")
     assert response.status_code == 200
-    assert "Product LENS" in response.content.decode()
+    page = response.content.decode()
+    assert "Product LENS" in page and "Прогнозы повторных покупок" in page
     assert admin_client.get(reverse("admin:postpurchase_purchasedproduct_add")).status_code == 403
     row = prediction("anna@example.com")
     page = admin_client.get(reverse("admin:postpurchase_purchasedproduct_change", args=[row.pk]))

@@ -125,6 +125,20 @@ def advance(name: str, size: int, apply: Callable[[list[dict[str, Any]]], None])
     return len(events)
 
 
+def catch_up(
+    name: str, size: int, apply: Callable[[list[dict[str, Any]]], None], max_batches: int
+) -> int:
+    """``advance()`` until the events run out or ``max_batches`` batches are taken (a
+    periodic job stays bounded; the rest waits for its next run)."""
+    taken = 0
+    for _ in range(max_batches):
+        count = advance(name, size, apply)
+        taken += count
+        if count < size:
+            break
+    return taken
+
+
 def rewind(name: str) -> None:
     """Start cursor ``name`` from the first event again (after its tables were emptied)."""
     HistoryCursor.objects.filter(name=name).update(position=0)

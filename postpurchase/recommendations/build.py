@@ -31,13 +31,7 @@ def refresh(max_batches: int = MAX_BATCHES) -> int:
     """The periodic job: fold the orders recorded since the last run into the tables
     (at most ``max_batches`` batches of ``RECOMMENDATIONS_BATCH_SIZE``), then recount
     the bestseller window. Returns the number of orders taken in."""
-    size = get_setting("RECOMMENDATIONS_BATCH_SIZE")
-    taken = 0
-    for _ in range(max_batches):
-        count = history.advance(CURSOR, size, fold)
-        taken += count
-        if count < size:
-            break
+    taken = history.catch_up(CURSOR, get_setting("RECOMMENDATIONS_BATCH_SIZE"), fold, max_batches)
     recount_recent()
     return taken
 

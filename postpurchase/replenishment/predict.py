@@ -214,12 +214,7 @@ def refresh(max_batches: int = MAX_BATCHES) -> int:
     they came before the app was installed), learn the cycles again, and re-check a
     batch of predictions against them. Returns the number of orders and predictions
     that were looked at."""
-    taken = 0
-    for _ in range(max_batches):
-        count = history.advance(CURSOR, EVENT_BATCH, _apply)
-        taken += count
-        if count < EVENT_BATCH:
-            break
+    taken = history.catch_up(CURSOR, EVENT_BATCH, _apply, max_batches)
     learn()
     return taken + repredict()
 

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from postpurchase import clock, history, signals
 from postpurchase.engine.db import update_rows
-from postpurchase.models import Contact, CycleSource, HistoryCursor, PurchasedProduct
+from postpurchase.models import Contact, CycleSource, Event, HistoryCursor, PurchasedProduct
 from postpurchase.replenishment.cycles import (
     INTERVALS_KEPT,
     MIN_INTERVAL_DAYS,
@@ -206,7 +206,16 @@ def repredict(limit: int = REPREDICT_BATCH) -> int:
 
 
 def _apply(events: list[dict[str, Any]]) -> None:
-    update_contacts(e["contact_id"] for e in events)
+    """Recompute the batch's contacts, except those with a later order: the cursor
+    reaches it in a later batch, so each contact is read once in a catch-up through
+    the whole history."""
+    contacts = {e["contact_id"] for e in events}
+    later = set(
+        Event.objects.filter(
+            contact_id__in=contacts, name=history.ORDER_EVENT, id__gt=events[-1]["id"]
+        ).values_list("contact_id", flat=True)
+    )
+    update_contacts(sorted(contacts - later))
 
 
 def refresh(max_batches: int = MAX_BATCHES) -> int:

@@ -294,3 +294,27 @@ def test_the_admin_lists_predictions_read_only_and_translated(
     assert (
         admin_client.get(reverse("admin:postpurchase_learnedcycle_changelist")).status_code == 200
     )
+
+
+def test_the_job_catches_up_on_history_in_small_batches(frozen, monkeypatch):
+    """Orders recorded before the app predicted anything: each contact is read once,
+    at the batch holding their latest order, and counts all of them."""
+    monkeypatch.setattr(predict, "EVENT_BATCH", 1)
+    start = frozen.now - timedelta(days=60)
+    order_placed_event("anna@example.com", [product("LENS", replenish_days=30)], occurred_at=start)
+    order_placed_event("ben@example.com", [product("LENS")], occurred_at=start)
+    order_placed_event(
+        "anna@example.com",
+        [product("LENS", replenish_days=30)],
+        occurred_at=start + timedelta(days=20),
+    )
+    frozen.advance(timedelta(minutes=10))
+    calls = []
+    real = predict.update_contacts
+    monkeypatch.setattr(predict, "update_contacts", lambda ids: calls.append(ids) or real(ids))
+    replenishment.refresh()
+    anna = prediction("anna@example.com")
+    assert (anna.orders, anna.intervals) == (2, [20.0])
+    assert anna.predicted_on == (start + timedelta(days=50)).date()
+    assert prediction("ben@example.com").orders == 1
+    assert [len(ids) for ids in calls] == [0, 1, 1]  # anna skipped at her first order

@@ -43,8 +43,10 @@ def for_order(
         return []
     lines = history.order_lines(snapshot)
     skip = {line.sku for line in lines} | _bought_before(snapshot, contact)
-    want = limit + len(skip)  # enough rows that the skipped ones leave ``limit``
     picked: dict[str, str] = {}  # sku -> reason, in order
+
+    def want() -> int:  # enough rows that those skipped or picked already leave ``limit``
+        return limit + len(skip) + len(picked)
 
     def take(skus, reason: str) -> bool:
         for sku in skus:
@@ -63,7 +65,7 @@ def for_order(
             .values("other_sku")
             .annotate(score=Sum("orders"))
             .order_by("-score", "other_sku")
-            .values_list("other_sku", flat=True)[:want]
+            .values_list("other_sku", flat=True)[: want()]
         )
         if take(together, TOGETHER):
             return _products(picked)
@@ -76,16 +78,16 @@ def for_order(
         if currency:
             pricier = pricier.filter(currency=currency)
         pricier = pricier.order_by("-orders_recent", "-orders_total", "price", "sku")
-        if take(pricier.values_list("sku", flat=True)[:want], PRICIER):
+        if take(pricier.values_list("sku", flat=True)[: want()], PRICIER):
             return _products(picked)
     if categories:
         best = ProductStat.objects.filter(category__in=list(categories)).order_by(
             "-orders_recent", "-orders_total", "sku"
         )
-        if take(best.values_list("sku", flat=True)[:want], CATEGORY_BESTSELLER):
+        if take(best.values_list("sku", flat=True)[: want()], CATEGORY_BESTSELLER):
             return _products(picked)
     best = ProductStat.objects.order_by("-orders_recent", "-orders_total", "sku")
-    take(best.values_list("sku", flat=True)[:want], BESTSELLER)
+    take(best.values_list("sku", flat=True)[: want()], BESTSELLER)
     return _products(picked)
 
 

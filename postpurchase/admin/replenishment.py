@@ -4,9 +4,15 @@ app keeps them current from the orders; see docs/replenishment.md)."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import Model
 
 from postpurchase.admin.logs import LogAdmin
 from postpurchase.models import LearnedCycle, PurchasedProduct
+
+
+def model_fields(model: type[Model]) -> list[str]:
+    """Every field of the model but its id, in their order: all shown, none editable."""
+    return [f.name for f in model._meta.concrete_fields if not f.primary_key]
 
 
 @admin.register(PurchasedProduct)
@@ -23,28 +29,11 @@ class PurchasedProductAdmin(LogAdmin):
         "days_per_unit",
         "cycle_source",
     ]
-    list_filter = ["cycle_source", ("predicted_on", admin.EmptyFieldListFilter), "predicted_on"]
+    list_filter = ["cycle_source", ("predicted_on", admin.EmptyFieldListFilter)]
     search_fields = ["sku", "name", "category", "contact__email"]
     list_select_related = ["contact"]
     date_hierarchy = "predicted_on"
-    readonly_fields = [
-        "contact",
-        "sku",
-        "name",
-        "category",
-        "item",
-        "orders",
-        "units",
-        "last_quantity",
-        "last_ordered_at",
-        "last_order_ref",
-        "intervals",
-        "days_per_unit",
-        "cycle_source",
-        "predicted_on",
-        "updated_at",
-    ]
-    fields = readonly_fields
+    readonly_fields = fields = model_fields(PurchasedProduct)
 
 
 @admin.register(LearnedCycle)
@@ -52,5 +41,4 @@ class LearnedCycleAdmin(LogAdmin):
     list_display = ["key", "kind", "days_per_unit", "observations", "refreshed_at"]
     list_filter = ["kind"]
     search_fields = ["key"]
-    readonly_fields = ["kind", "key", "days_per_unit", "observations", "refreshed_at"]
-    fields = readonly_fields
+    readonly_fields = fields = model_fields(LearnedCycle)

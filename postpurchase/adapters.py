@@ -21,7 +21,8 @@ Snapshot of an order (keys the built-in templates use; add any others you like):
       "items": [{"sku": "BP-1", "name": "Backpack", "category": "Bags", "qty": 1,
                  "price": "4990.00", "total": "4990.00", "image_url": "https://...",
                  "url": "https://...", "review_url": "https://...",
-                 "ready_after": "2027-05-01"}],   # optional: judged from (D2)
+                 "ready_after": "2027-05-01",     # optional: judged from (D2)
+                 "replenish_days": 30}],          # optional: days one unit lasts
       "subtotal": "4990.00", "shipping_cost": "0.00", "discount": "0.00",
       "total": "4990.00",
       "payment_method": "Card", "shipping_method": "Courier",
@@ -51,6 +52,7 @@ from postpurchase import clock
 from postpurchase.conf import get_setting, site_url
 from postpurchase.exceptions import AdapterError, PostpurchaseConfigurationError
 from postpurchase.models import normalize_email
+from postpurchase.recommendations import for_order
 
 logger = logging.getLogger("postpurchase.adapters")
 
@@ -98,6 +100,7 @@ ITEM_TYPES = {
     "review_url": URL,
     "variant": TEXT,
     "ready_after": DATE,
+    "replenish_days": AMOUNT,
 }
 
 
@@ -151,8 +154,18 @@ class BaseAdapter:
 
     def recommendations(self, snapshot: dict[str, Any], limit: int = 3) -> list[dict[str, Any]]:
         """Products to suggest after this order: dicts with name, url, image_url, price,
-        currency. The default suggests nothing."""
-        return []
+        currency. The default is the app's own, from its order history
+        (``postpurchase.recommendations.for_order``: bought together, pricier in the
+        category, bestsellers; each with sku, category and ``reason``). To filter or
+        re-rank them (stock, margin), call ``super().recommendations(snapshot, limit=...)``
+        with a larger limit and return your choice of ``limit`` of them."""
+        return for_order(snapshot, limit=limit)
+
+    def replenish_days(self, item: dict[str, Any], snapshot: dict[str, Any]) -> float | None:
+        """Days one unit of this order item lasts (a 30-day pack of lenses: 30), or None
+        when unknown (the app then learns it from repurchases). The default reads the
+        item's ``replenish_days``; a value that is not a positive number is ignored."""
+        return positive_days(item.get("replenish_days"))
 
     def reviewed_skus(self, snapshot: dict[str, Any]) -> set[str]:
         """SKUs of this order's items that the customer (``snapshot["email"]``) has
@@ -250,6 +263,18 @@ def _load(path: str) -> BaseAdapter:
 def get_adapter() -> BaseAdapter:
     """The configured adapter instance (one per process)."""
     return _load(get_setting("ADAPTER"))
+
+
+def positive_days(value: Any) -> float | None:
+    """A number of days from shop data ("30", 30, 7.5) or a setting; None for anything
+    that is not a positive finite number."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        days = float(Decimal(str(value).strip()))
+    except (InvalidOperation, ValueError):
+        return None
+    return days if 0 < days < 100_000 else None
 
 
 def strip_nul(value: Any, path: str, found: list[str]) -> Any:

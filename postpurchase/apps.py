@@ -23,6 +23,7 @@ class PostpurchaseConfig(AppConfig):
         )
         from postpurchase.events import connect_inbound_signals
         from postpurchase.flows.operations import _on_step_delete
+        from postpurchase.replenishment.predict import connect as connect_replenishment
         from postpurchase.steps import BUILTIN
         from postpurchase.tracking.receivers import connect as connect_tracking
 
@@ -31,6 +32,7 @@ class PostpurchaseConfig(AppConfig):
         connect_inbound_signals()
         connect_tracking()
         connect_attribution()
+        connect_replenishment()
         # No sender: deleting a step of any subclass (a shop's too) must be seen.
         pre_delete.connect(_on_step_delete, dispatch_uid="postpurchase.step_delete")
         post_migrate.connect(

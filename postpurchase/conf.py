@@ -191,6 +191,20 @@ DEFAULTS: dict[str, Any] = {
     "ATTRIBUTION_CLICK_DAYS": 5,
     # The same after a human open; 0 (the default) is off: opens attribute nothing.
     "ATTRIBUTION_OPEN_DAYS": 0,
+    # --- recommendations and replenishment (docs/recommendations.md, replenishment.md)
+    # Days of orders that make a bestseller (whole UTC days, today included).
+    "RECOMMENDATIONS_BESTSELLER_DAYS": 30,
+    # Orders two products must share before one is suggested with the other.
+    "RECOMMENDATIONS_MIN_PAIR_ORDERS": 2,
+    # Orders one step of the refresh job folds in (one transaction).
+    "RECOMMENDATIONS_BATCH_SIZE": 1000,
+    # Days before the predicted date that replenishment_due fires.
+    "REPLENISHMENT_LEAD_DAYS": 3,
+    # Repurchases of a product (or category) seen before its learned cycle is used.
+    "REPLENISHMENT_MIN_OBSERVATIONS": 5,
+    # Days one unit lasts, per category, for products that do not say:
+    # {"Contact lenses": 30}.
+    "REPLENISHMENT_CATEGORY_DAYS": {},
 }
 
 #: What an Oscar order status may stand for (OSCAR_ORDER_STATUSES); each is the inbound
@@ -245,6 +259,10 @@ _POSITIVE_INTS = (
     "LIFECYCLE_CATCH_UP_DAYS",
     "LIFECYCLE_BATCH_SIZE",
     "SEGMENT_MAX_ORDERS",
+    "RECOMMENDATIONS_BESTSELLER_DAYS",
+    "RECOMMENDATIONS_MIN_PAIR_ORDERS",
+    "RECOMMENDATIONS_BATCH_SIZE",
+    "REPLENISHMENT_MIN_OBSERVATIONS",
 )
 #: How request.META spells a header ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR").
 _META_KEY = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -344,6 +362,15 @@ def validate(name: str, value: Any) -> None:
         _validate_health(value)
     if name == "RETENTION":
         _validate_retention(value)
+    if name == "REPLENISHMENT_LEAD_DAYS" and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 0
+    ):
+        raise PostpurchaseConfigurationError(
+            f'POSTPURCHASE["REPLENISHMENT_LEAD_DAYS"] must be a whole number of days, 0 or '
+            f"more; got {value!r}."
+        )
+    if name == "REPLENISHMENT_CATEGORY_DAYS":
+        _validate_category_days(value)
     if name == "LANGUAGES" and (
         not isinstance(value, list | tuple)
         or not value
@@ -609,6 +636,22 @@ def health_setting(key: str) -> Any:
 def retention_setting(key: str) -> Any:
     """One RETENTION value (the documented default when the shop leaves it out)."""
     return {**DEFAULTS["RETENTION"], **get_setting("RETENTION")}[key]
+
+
+def _validate_category_days(value: Any) -> None:
+    ok = isinstance(value, dict) and all(
+        isinstance(category, str)
+        and category
+        and isinstance(days, int | float)
+        and not isinstance(days, bool)
+        and 0 < days < 100_000
+        for category, days in value.items()
+    )
+    if not ok:
+        raise PostpurchaseConfigurationError(
+            'POSTPURCHASE["REPLENISHMENT_CATEGORY_DAYS"] must be a dict of category -> days '
+            f'one unit lasts (a positive number), e.g. {{"Contact lenses": 30}}; got {value!r}.'
+        )
 
 
 def _validate_platforms(value: Any) -> None:

@@ -43,6 +43,8 @@ JOBS: list[Job] = [
     # Hourly: some contact's local midnight falls in every hour of the day.
     Job("date triggers", "postpurchase.lifecycle.scan.scan_date_triggers", 3600),
     Job("attribute late clicks", "postpurchase.analytics.attribution.attribute_late_touches", 600),
+    Job("refresh recommendations", "postpurchase.recommendations.refresh", 3600),
+    Job("refresh replenishment", "postpurchase.replenishment.refresh", 3600),
 ]
 
 

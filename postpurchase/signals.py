@@ -128,6 +128,11 @@ coupon_redeemed = Signal()
 #: ``coupon_expired``: an escalating offer made an earlier unused code stop working.
 coupon_withdrawn = Signal()
 
+#: provides args: prediction (postpurchase.models.PurchasedProduct): a contact's
+#: predicted date for needing a product again was set or moved (a new order, a newly
+#: learned cycle). Sent after commit.
+replenishment_predicted = Signal()
+
 
 def emit(signal: Signal, sender, **kwargs) -> None:
     """Send an outbound signal once the current transaction on the database of what it

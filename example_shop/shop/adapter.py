@@ -47,6 +47,10 @@ def referral_url(email: str) -> str:
     return f"{absolute(reverse('shop:home'))}?ref={code}"
 
 
+#: Days one unit of a consumable lasts: the replenishment reminder's cycle, known from
+#: the first order (without it the app learns cycles from repurchases).
+REPLENISH_DAYS = {"AC-GAS-230": 30}
+
 #: Categories whose products can be judged only in their season: (first month, last
 #: month) of the season. Review requests for them wait for it (``ready_after``).
 SEASONS = {"Tents": (5, 9)}
@@ -66,6 +70,9 @@ def ready_after(category: str, bought_on: date) -> str:
 
 
 class ShopAdapter(BaseAdapter):
+    def replenish_days(self, item: dict[str, Any], snapshot: dict[str, Any]) -> float | None:
+        return REPLENISH_DAYS.get(item.get("sku", "")) or super().replenish_days(item, snapshot)
+
     def order_snapshot(self, order: Order) -> dict[str, Any]:
         items = []
         for item in order.items.select_related("product"):

@@ -43,6 +43,7 @@ PRODUCTS = [
     ("Accessories", "AC-COVER-L", "Rain Cover 40-70 L", "1490", "Fits most trekking packs."),
     ("Accessories", "AC-BOTTLE", "Steel Bottle 0.75 L", "1690", "Keeps drinks hot for 12 h."),
     ("Accessories", "AC-LAMP", "Headlamp 300 lm", "2490", "USB-C rechargeable."),
+    ("Accessories", "AC-GAS-230", "Stove Gas 230 g", "490", "About a month of weekend trips."),
     ("Accessories", "AC-POLES", "Trekking Poles", "3990", "Aluminium, pair, flick lock."),
 ]
 

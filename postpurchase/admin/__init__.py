@@ -11,5 +11,6 @@ from postpurchase.admin import (  # noqa: F401  (importing registers the ModelAd
     health,
     nps,
     records,
+    replenishment,
     tracking,
 )

@@ -17,6 +17,7 @@ from django.db.models import Exists, Max, Min, OuterRef, Q
 
 from postpurchase.conf import get_setting
 from postpurchase.models import Contact, Coupon, CouponRedemption, Event
+from postpurchase.replenishment import finder as replenishment_finder
 from postpurchase.windows import zone
 
 WINBACK = "winback_due"
@@ -334,6 +335,11 @@ def coupon_expiring(now: datetime, days: int, after: int, batch_size: int) -> It
             )
 
 
-def nothing(now: datetime, days: int, after: int, batch_size: int) -> Iterator[Occurrence]:
-    """A trigger whose finder is not wired yet: no occurrences."""
-    return iter(())
+def replenishment(now: datetime, days: int, after: int, batch_size: int) -> Iterator[Occurrence]:
+    """Products a contact will need again (postpurchase.replenishment's predictions):
+    due from ``days`` days before the predicted date to the date itself, once per
+    prediction and flow parameter (a new order of the product predicts anew)."""
+    for contact_id, key, payload in replenishment_finder.due(
+        now, after or None, batch_size, lead_days=days
+    ):
+        yield Occurrence(contact_id, f"{REPLENISHMENT}:{days}:{key}", {**payload, "days": days})

@@ -74,10 +74,9 @@ register_date_trigger(
     finders.coupon_expiring,
     _("days before the coupon's last valid day"),
 )
-# Its finder comes with replenishment prediction (postpurchase.replenishment).
 register_date_trigger(
     finders.REPLENISHMENT,
     _("Replenishment due"),
-    finders.nothing,
+    finders.replenishment,
     _("days before the predicted date (0: on the day)"),
 )

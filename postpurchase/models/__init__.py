@@ -18,7 +18,9 @@ from postpurchase.models.flows import Flow
 from postpurchase.models.incidents import Incident
 from postpurchase.models.messages import Message
 from postpurchase.models.nps import NPSResponse, NPSStep
+from postpurchase.models.recommendations import HistoryCursor, ProductDay, ProductPair, ProductStat
 from postpurchase.models.records import StepRecord
+from postpurchase.models.replenishment import CycleSource, LearnedCycle, PurchasedProduct
 from postpurchase.models.steps import (
     ConditionStep,
     DelayStep,
@@ -38,6 +40,7 @@ __all__ = [
     "ConsentState",
     "Contact",
     "Conversion",
+    "CycleSource",
     "Coupon",
     "CouponPolicy",
     "CouponRedemption",
@@ -53,12 +56,18 @@ __all__ = [
     "Flow",
     "Incident",
     "MarketingTopic",
+    "HistoryCursor",
+    "LearnedCycle",
     "Message",
     "MessageEvent",
     "NPSResponse",
     "NPSStep",
     "NotifyStaffStep",
     "Purpose",
+    "ProductDay",
+    "ProductPair",
+    "ProductStat",
+    "PurchasedProduct",
     "SignalStep",
     "Step",
     "StepRecord",

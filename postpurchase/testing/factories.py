@@ -29,23 +29,28 @@ from postpurchase.models import (
 )
 
 
-def order_snapshot(items: int = 2, **overrides: Any) -> dict[str, Any]:
-    """A realistic order snapshot (the shape adapters return), with ``items`` lines."""
-    lines = [
-        {
-            "sku": f"SKU-{i}",
-            "name": f"Product {i}",
-            "category": "Backpacks" if i % 2 else "Accessories",
-            "qty": 1 + i % 2,
-            "price": f"{990 + 1000 * i}.00",
-            "total": f"{(990 + 1000 * i) * (1 + i % 2)}.00",
-            "image_url": "",
-            "url": f"https://shop.example.com/p/{i}/",
-            "review_url": f"https://shop.example.com/p/{i}/#review",
-        }
-        for i in range(1, items + 1)
-    ]
-    total = sum(float(line["total"]) for line in lines)
+def order_snapshot(items: int | list[dict[str, Any]] = 2, **overrides: Any) -> dict[str, Any]:
+    """A realistic order snapshot (the shape adapters return), with ``items`` lines (a
+    number of made-up ones, or the item dicts themselves: see ``product``)."""
+    lines = (
+        items
+        if isinstance(items, list)
+        else [
+            {
+                "sku": f"SKU-{i}",
+                "name": f"Product {i}",
+                "category": "Backpacks" if i % 2 else "Accessories",
+                "qty": 1 + i % 2,
+                "price": f"{990 + 1000 * i}.00",
+                "total": f"{(990 + 1000 * i) * (1 + i % 2)}.00",
+                "image_url": "",
+                "url": f"https://shop.example.com/p/{i}/",
+                "review_url": f"https://shop.example.com/p/{i}/#review",
+            }
+            for i in range(1, items + 1)
+        ]
+    )
+    total = sum(float(line.get("total") or 0) for line in lines if isinstance(line, dict))
     snapshot = {
         "number": "1001",
         "email": "anna@example.com",
@@ -272,3 +277,33 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     sent_at = factory.SelfAttribute("message.sent_at")
     revenue = factory.LazyFunction(lambda: Decimal("1990.00"))
     currency = "RUB"
+
+
+def product(sku: str, category: str = "", price: str = "100.00", qty: int = 1, **extra: Any):
+    """An order item for ``order_placed_event`` (name and link made from the SKU)."""
+    return {
+        "sku": sku,
+        "name": f"Product {sku}",
+        "category": category,
+        "qty": qty,
+        "price": price,
+        "total": price,
+        "url": f"https://shop.example.com/p/{sku}/",
+        "image_url": f"https://shop.example.com/img/{sku}.jpg",
+        **extra,
+    }
+
+
+def order_placed_event(email: str, items: list[dict[str, Any]], occurred_at=None, **snapshot):
+    """A stored ``order_placed`` event of ``email`` (contact created if new) whose
+    snapshot holds ``items`` (see ``product``): order history without enrollments."""
+    contact = ContactFactory(email=email)
+    ref = snapshot.pop("ref", None) or f"shop.order:{Event.objects.count() + 1}"
+    return EventFactory(
+        contact=contact,
+        name="order_placed",
+        ref=ref,
+        order_ref=ref,
+        snapshot=order_snapshot(items, email=email, ref=ref, **snapshot),
+        occurred_at=occurred_at or clock.now(),
+    )

@@ -3,7 +3,7 @@ in the contact's time zone, and enrolls the flows that use it with that many day
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from postpurchase.flows.validation import validate_flow
 from postpurchase.lifecycle import date_triggers, register_date_trigger
 from postpurchase.lifecycle.finders import yearly
 from postpurchase.lifecycle.scan import scan_date_triggers
-from postpurchase.models import CouponPolicy, Enrollment, Event
+from postpurchase.models import CouponPolicy, Enrollment, Event, PurchasedProduct
 from postpurchase.periodic import job
 from postpurchase.testing.factories import (
     ContactFactory,
@@ -22,6 +22,7 @@ from postpurchase.testing.factories import (
     EventFactory,
     FlowFactory,
     order_snapshot,
+    product,
 )
 from tests.core.helpers import run_due
 
@@ -276,9 +277,31 @@ def test_a_coupon_about_to_expire_unused():
     assert event.data["coupon"] == {"code": coupon.code, "expires_on": "2026-12-03"}
 
 
-def test_replenishment_due_is_registered_without_a_finder_yet():
-    flow_on("replenishment_due", 0)
-    assert scan(NOW) == 0
+def test_replenishment_due_fires_before_and_on_the_predicted_date(
+    django_capture_on_commit_callbacks,
+):
+    """The predictions of postpurchase.replenishment, through the scan: a flow 7 days
+    before and a flow on the day each fire once for the prediction."""
+    before, on_the_day_flow = flow_on("replenishment_due", 7), flow_on("replenishment_due", 0)
+    with clock.frozen_at(NOW), django_capture_on_commit_callbacks(execute=True):
+        track(
+            "order_placed",
+            email="anna@example.com",
+            data={"order": order_snapshot([product("LENS", "Lenses", replenish_days=30)])},
+        )
+    predicted = PurchasedProduct.objects.get(sku="LENS").predicted_on  # 30 days on
+    week_before = datetime.combine(predicted - timedelta(days=7), time(12), UTC)
+    assert scan(week_before - timedelta(days=1)) == 0
+    assert scan(week_before) == 1
+    assert scan(week_before + timedelta(days=1)) == 0  # once per prediction
+    on_the_day = datetime.combine(predicted, time(12), UTC)
+    assert scan(on_the_day) == 1
+    assert scan(on_the_day) == 0
+    events = fired("replenishment_due")
+    assert [e.data["days"] for e in events] == [7, 0]
+    assert all(e.data["product"]["sku"] == "LENS" for e in events)
+    assert Enrollment.objects.filter(flow=before).count() == 1
+    assert Enrollment.objects.filter(flow=on_the_day_flow).count() == 1
 
 
 def test_date_triggers_are_offered_with_translated_labels():

@@ -35,14 +35,14 @@ def test_demo_data_is_idempotent_and_sends_no_signals(inbound_signals):
     first = load_demo_data()
     assert first == {
         "categories": 4,
-        "products": 16,
+        "products": 17,
         "customers": 5,
         "orders": 10,
         "reviews": 4,
     }
     assert load_demo_data() == dict.fromkeys(first, 0)
     assert Category.objects.count() == 4
-    assert Product.objects.count() == 16
+    assert Product.objects.count() == 17
     assert Order.objects.count() == 10
     assert Review.objects.count() == 4
     assert all(o.items.exists() for o in Order.objects.all())
@@ -93,16 +93,19 @@ def test_demo_simulate_prints_the_series_and_an_nps_answer():
         "+13d 00:00",  # NPS survey, 10 days after delivery
         "+13d 00:00",  # (answered 10)
         "+13d 01:00",  # the public review links the customer asked for in the survey
+        "+23d 00:00",  # replenishment: a week before the stove gas (30 days) runs out
+        "+30d 00:00",  # on the predicted day
         "+90d 00:00",  # winback: no order for 90 days (the date-trigger scan)
         "+104d 23:00",  # 15 % off, as the first code went unused (9:00 in London)
         "+119d 23:00",  # free shipping
     ]
     assert "(answered the survey: 10, promoter)" in lines[5]
-    assert lines[7].endswith("Emily, we miss you")
-    assert "8 emails sent." in output
+    assert lines[7].endswith("Emily, time to stock up soon")
+    assert lines[9].endswith("Emily, we miss you")
+    assert "10 emails sent." in output
     # ... each of them in the mail folder, as HTML and as text.
-    assert len(list((MAIL_DIR / "simulated").glob("*.html"))) == 8
-    assert len(list((MAIL_DIR / "simulated").glob("*.txt"))) == 8
+    assert len(list((MAIL_DIR / "simulated").glob("*.html"))) == 10
+    assert len(list((MAIL_DIR / "simulated").glob("*.txt"))) == 10
     assert all("emily.clark@example.com" in line for line in lines)
     # The order it announces is the one the thank-you is about.
     (number,) = re.findall(r"Placed order (BP-\w+)", output)
@@ -124,7 +127,7 @@ def test_every_marketing_email_of_the_demo_links_the_preference_centre():
         [link] = set(re.findall(r'href="[^"]*(/postpurchase/preferences/[^"/]+/)"', html))
         assert resolve(link).url_name == "preferences"
         assert link in text  # the plain-text part has it too
-    assert marketing == 7  # all but the thank-you (four of the series, three of winback)
+    assert marketing == 9  # all but the thank-you (series 4, replenishment 2, winback 3)
 
 
 @pytest.mark.django_db(transaction=True)

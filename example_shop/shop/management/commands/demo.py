@@ -49,6 +49,7 @@ REVIEW_FLOW = "review-thank-you"
 NPS_FLOWS = ["nps-survey", "nps-promoter-review", "nps-detractor-alert"]
 # A date-triggered flow (D3): the customer who does not order again for 90 days.
 WINBACK_FLOW = "winback"
+REPLENISHMENT_FLOW = "replenishment-reminder"
 # --simulate: the order is delivered this long after it is placed, and the customer
 # answers the NPS survey with this score as soon as it arrives, asking for the review link.
 SIMULATED_DELIVERY = timedelta(days=3)
@@ -57,8 +58,9 @@ SIMULATED_SCORE = 10
 SIMULATED_DAYS = 125
 #: How often the simulation runs the date-trigger scan (the hourly job, compressed).
 SCAN_EVERY = timedelta(days=1)
-# What the simulated customer buys: a backpack and a rain cover for it.
-SIMULATED_CART = [("BP-TRK-45", 1), ("AC-COVER-L", 1)]
+# What the simulated customer buys: a backpack, a rain cover for it, and stove gas
+# (a consumable: the replenishment reminder comes a week before it runs out).
+SIMULATED_CART = [("BP-TRK-45", 1), ("AC-COVER-L", 1), ("AC-GAS-230", 1)]
 MAX_STEPS = 10_000
 #: Under MAIL_DIR: where --simulate writes its emails, apart from the live demo's.
 SIMULATED_MAIL = "simulated"
@@ -172,8 +174,9 @@ class Command(BaseCommand):
         for slug in NPS_FLOWS:
             postpurchase.recipes.install(slug, live=True)
         self.stdout.write(f"Flows {', '.join(NPS_FLOWS)} are live.")
-        postpurchase.recipes.install(WINBACK_FLOW, live=True)
-        self.stdout.write(f"Flow {WINBACK_FLOW!r} is live (started by the date-trigger scan).")
+        for slug in (WINBACK_FLOW, REPLENISHMENT_FLOW):
+            postpurchase.recipes.install(slug, live=True)
+            self.stdout.write(f"Flow {slug!r} is live (started by the date-trigger scan).")
         mail_dir = self.mail_dir()
         if mail_dir:
             Path(mail_dir).mkdir(parents=True, exist_ok=True)

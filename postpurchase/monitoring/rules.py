@@ -62,11 +62,14 @@ def orders_without_enrollments(now: datetime) -> Finding | None:
 def enrollments_without_sends(now: datetime) -> Finding | None:
     """Enrollments of flows that open with an email, old enough to have it, and none of
     them has one: the scheduler or delivery is not running."""
-    flows = set(first_email_steps().values())
-    if not flows:
-        return None
     window, grace = health_setting("WINDOW_MINUTES"), health_setting("GRACE_MINUTES")
     until = now - timedelta(minutes=grace)
+    # Flows live (unsaved) for the grace period at least: resuming a paused flow gives
+    # the scheduler its grace for the enrollments that waited.
+    live = Flow.objects.filter(status=Flow.Status.LIVE, updated_at__lte=until)
+    flows = set(first_email_steps(live).values())
+    if not flows:
+        return None
     enrollments = Enrollment.objects.filter(
         flow_id__in=flows,
         trigger_event__occurred_at__gt=until - timedelta(minutes=window),

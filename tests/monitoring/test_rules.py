@@ -219,3 +219,16 @@ def test_enrollments_due_while_their_flow_was_paused_are_no_backlog_on_resuming(
     assert kinds() == []  # the scheduler has not had its turn yet
     frozen.advance(timedelta(minutes=31))
     assert kinds() == [Incident.Kind.BACKLOG]  # and has not advanced them since
+
+
+def test_enrollments_waiting_while_their_flow_was_paused_get_the_grace_again_on_resuming(
+    frozen, thank_you
+):
+    # Enrolled just before the flow was paused; their first emails wait for the resume.
+    orders(5, minutes_ago=20, flow=thank_you, sent=False)
+    pause(thank_you)
+    assert kinds() == []
+    assert launch(thank_you) == []
+    assert kinds() == []  # the scheduler gets its grace period first
+    frozen.advance(timedelta(minutes=16))
+    assert kinds() == [Incident.Kind.ENROLLMENTS_WITHOUT_SENDS]  # and did not send them

@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -103,6 +104,8 @@ def _fill(events: int, messages: int, message_events: int) -> None:
     EmailTemplate.objects.all().delete()
     now = clock.now()
     flow = Flow.objects.create(name="Bench", slug="bench", trigger="order_placed", status="live")
+    # Live for a long time: the rules ignore what happened before a flow went live.
+    Flow.objects.filter(pk=flow.pk).update(updated_at=now - timedelta(days=730))
     template = EmailTemplate.objects.create(slug="bench", name="Bench")
     step = EmailStep.objects.create(flow=flow, position=1, template=template)
     contact = Contact.objects.create(email="c0@example.com")

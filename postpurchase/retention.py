@@ -14,7 +14,7 @@ import logging
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from postpurchase import clock
 from postpurchase.conf import retention_setting
@@ -76,9 +76,14 @@ def expired_events() -> QuerySet | None:
     days = retention_setting("EVENTS_DAYS")
     if days is None:
         return None
-    running = Enrollment.objects.filter(status=Enrollment.Status.ACTIVE).values("contact_id")
-    return Event.objects.filter(occurred_at__lt=clock.now() - timedelta(days=days)).exclude(
-        contact_id__in=running
+    # NOT EXISTS, correlated on the contact (the enrollments' (contact, status) index):
+    # "NOT IN (the running enrollments' contacts)" is re-scanned for every old event
+    # once that list outgrows work_mem (300,000 running: 50 s per batch, not 3 ms).
+    running = Enrollment.objects.filter(
+        contact_id=OuterRef("contact_id"), status=Enrollment.Status.ACTIVE
+    )
+    return Event.objects.filter(
+        ~Exists(running), occurred_at__lt=clock.now() - timedelta(days=days)
     )
 
 

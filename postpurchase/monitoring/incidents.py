@@ -4,7 +4,7 @@ check finds the figures healthy again."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -175,14 +175,33 @@ def incident_url(incident: Incident) -> str:
     return site_url() + path
 
 
+def mailed_lately(incident: Incident, now: datetime) -> bool:
+    """Were staff mailed about another incident of the same kind in the last
+    WINDOW_MINUTES? A rule hovering around its minimum opens and resolves at every
+    check; one email per window is enough (the admin banner shows the rest)."""
+    since = now - timedelta(minutes=health_setting("WINDOW_MINUTES"))
+    return (
+        Incident.objects.filter(kind=incident.kind, notified_at__gt=since)
+        .exclude(pk=incident.pk)
+        .exists()
+    )
+
+
 def notify_staff(incident: Incident, now: datetime) -> bool:
     """Mail staff about ``incident`` once. The incident is marked first (a conditional
     update, so two schedulers cannot both mail); a failed send clears the mark and the
-    next check tries again."""
+    next check tries again. Within WINDOW_MINUTES of an email about the same kind it
+    waits (the next checks try again): an incident that resolves meanwhile is never
+    mailed."""
     recipients = staff_addresses()
     if not recipients:
         logger.error(
             "postpurchase: health incident %s: no STAFF_EMAILS or ADMINS to mail", incident.pk
+        )
+        return False
+    if mailed_lately(incident, now):
+        logger.info(
+            "postpurchase: health incident %s: staff mailed about its kind lately", incident.pk
         )
         return False
     claimed = Incident.objects.filter(pk=incident.pk, notified_at__isnull=True).update(

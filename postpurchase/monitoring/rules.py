@@ -46,14 +46,18 @@ def _none_followed(window: QuerySet, followers: QuerySet) -> int:
 def orders_without_enrollments(now: datetime) -> Finding | None:
     """Orders arrive but start no enrollment, although a live flow without a trigger
     filter starts on every order: enrolling is broken."""
-    enrolling = Flow.objects.filter(
+    # Since when (the flow's last save: going live or resuming sets it): orders placed
+    # before, while it was a draft or paused, rightly started nothing.
+    live_since = Flow.objects.filter(
         status=Flow.Status.LIVE, trigger=ORDER_EVENT, filter_condition=""
-    ).exists()
-    if not enrolling:
+    ).aggregate(since=Min("updated_at"))["since"]
+    if live_since is None:
         return None
     window = health_setting("WINDOW_MINUTES")
     orders = Event.objects.filter(
-        name=ORDER_EVENT, occurred_at__gt=now - timedelta(minutes=window), occurred_at__lte=now
+        name=ORDER_EVENT,
+        occurred_at__gt=max(now - timedelta(minutes=window), live_since),
+        occurred_at__lte=now,
     )
     count = _none_followed(orders, Enrollment.objects.filter(trigger_event=OuterRef("pk")))
     if count < health_setting("MIN_ORDERS"):
@@ -66,11 +70,14 @@ def orders_without_enrollments(now: datetime) -> Finding | None:
 def enrollments_without_sends(now: datetime) -> Finding | None:
     """Enrollments of flows that open with an email, old enough to have it, and none of
     them has one: the scheduler or delivery is not running."""
-    flows = set(first_email_steps().values())
-    if not flows:
-        return None
     window, grace = health_setting("WINDOW_MINUTES"), health_setting("GRACE_MINUTES")
     until = now - timedelta(minutes=grace)
+    # Flows live (unsaved) for the grace period at least: resuming a paused flow gives
+    # the scheduler its grace for the enrollments that waited.
+    live = Flow.objects.filter(status=Flow.Status.LIVE, updated_at__lte=until)
+    flows = set(first_email_steps(live).values())
+    if not flows:
+        return None
     enrollments = Enrollment.objects.filter(
         flow_id__in=flows,
         trigger_event__occurred_at__gt=until - timedelta(minutes=window),
@@ -137,10 +144,14 @@ def backlog(now: datetime) -> Finding | None:
     """Enrollments of live flows due long ago and not advanced: no scheduler runs (or
     it cannot keep up)."""
     minutes = health_setting("BACKLOG_MINUTES")
+    cutoff = now - timedelta(minutes=minutes)
     stalled = Enrollment.objects.filter(
         status=Enrollment.Status.ACTIVE,
-        due_at__lt=now - timedelta(minutes=minutes),
+        due_at__lt=cutoff,
         flow__status=Flow.Status.LIVE,
+        # Due for that long while their flow was live: a flow resumed (or saved) since
+        # gives the scheduler its turn first.
+        flow__updated_at__lt=cutoff,
     ).aggregate(count=Count("pk"), oldest=Min("due_at"))
     if not stalled["count"]:
         return None

@@ -209,13 +209,12 @@ def shop_hour(now: datetime, cache: dict[Any, Any]) -> int | None:
 
 
 def _timed_already(message: Message, now: datetime) -> bool:
-    """Was this email held for its send time and is that time now? Then it goes, even
-    if the scheduler reaches it after the hour has passed (no second day's wait)."""
-    return (
-        message.deferral_reason == Reason.SEND_TIME
-        and message.deferred_until is not None
-        and message.deferred_until <= now
-    )
+    """Was this email held already, and is the end of that hold now? Then it goes, even
+    if the scheduler reaches it after the hour has passed (no second day's wait). Any
+    hold counts, not only one whose reason is the send time: a hold's reason is its
+    first rule, so an email held by the cap and then moved into the contact's hour is
+    recorded as held by the cap."""
+    return message.deferred_until is not None and message.deferred_until <= now
 
 
 def plan(

@@ -89,9 +89,9 @@ APPLE_PROXY_AGENT = "Mozilla/5.0"
 #: when they prefetch it on arrival.
 IMAGE_PROXY_AGENT = re.compile(r"GoogleImageProxy|YahooMailProxy", re.IGNORECASE)
 #: Security scanners, link checkers, crawlers and HTTP libraries (not browsers, not mail
-#: apps: "Microsoft Office" is Outlook).
+#: apps: "Microsoft Office" is Outlook; "CUBOT P40" is a phone, not a "...bot").
 SCANNER_AGENT_PATTERN = re.compile(
-    r"bot(?:[/;\s)-]|$)|crawl|spider|scan|preview|"
+    r"(?<!cu)bot(?:[/;\s)-]|$)|crawl|spider|scan|preview|"
     r"barracuda|mimecast|proofpoint|urldefense|safelinks|symantec|trend ?micro|"
     r"fortiguard|sophos|forcepoint|cisco|zscaler|checkpoint|bitdefender|"
     r"python-|curl/|wget/|go-http-client|java/|okhttp|libwww|httpclient|axios/|node-fetch|"

@@ -36,10 +36,15 @@ def tracks(category: str) -> bool:
 
 
 def _untracked_prefixes() -> tuple[str, ...]:
-    """Our own links that stay as they are: unsubscribing must not pass a redirect, and
-    a tracked link is not tracked twice."""
+    """Our own links that stay as they are: unsubscribing and the preference centre must
+    not pass a redirect, and a tracked link is not tracked twice."""
     base = site_url()
-    names = ("postpurchase:unsubscribe", "postpurchase:track_click", "postpurchase:track_open")
+    names = (
+        "postpurchase:unsubscribe",
+        "postpurchase:preferences",
+        "postpurchase:track_click",
+        "postpurchase:track_open",
+    )
     return tuple(base + reverse(name, args=["x"]).rsplit("x/", 1)[0] for name in names)
 
 

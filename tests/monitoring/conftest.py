@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from postpurchase import clock
-from postpurchase.models import EmailStep, Message
+from postpurchase.models import EmailStep, Flow, Message
 from postpurchase.testing.factories import (
     DelayStepFactory,
     EmailStepFactory,
@@ -23,10 +23,13 @@ def staff(settings):
 
 @pytest.fixture
 def thank_you(db):
-    """A live order flow that opens with an email (the thank-you), then waits."""
+    """A live order flow that opens with an email (the thank-you), then waits; live
+    since yesterday (the rules ignore what happened before a flow went live)."""
     flow = FlowFactory(name="Thank you")
     EmailStepFactory(flow=flow, position=1, category=EmailStep.Category.TRANSACTIONAL)
     DelayStepFactory(flow=flow, position=2)
+    Flow.objects.filter(pk=flow.pk).update(updated_at=clock.now() - timedelta(days=1))
+    flow.refresh_from_db()
     return flow
 
 

@@ -4,6 +4,7 @@ pages; one small query, nothing when all is well."""
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.template import Context, Template
 from django.urls import reverse
 
@@ -71,3 +72,25 @@ def test_an_incident_with_figures_missing_still_renders(admin_client, frozen):
     )
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert "failing or waiting to retry: 0 of 0 (0.00 %" in page
+
+
+def _staff(django_user_model, *codenames: str):
+    user = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    return django_user_model.objects.get(pk=user.pk)  # a fresh permission cache
+
+
+def test_staff_who_may_not_view_incidents_see_no_banner(client, django_user_model, incident):
+    """A clerk of another app on the same admin site: the banner (flow names, figures,
+    a link to a page they may not open) is not for them."""
+    client.force_login(_staff(django_user_model, "view_order"))
+    page = client.get(reverse("admin:index"))
+    assert page.status_code == 200
+    assert "need attention" not in page.content.decode()
+
+
+def test_staff_who_may_view_incidents_see_it(client, django_user_model, incident):
+    client.force_login(_staff(django_user_model, "view_incident", "view_flow"))
+    for name, args in [("admin:index", []), ("admin:postpurchase_flow_changelist", [])]:
+        page = client.get(reverse(name, args=args)).content.decode()
+        assert "Post-purchase emails need attention:" in page

@@ -180,3 +180,26 @@ def test_the_staff_email_is_in_the_sites_language(frozen, thank_you, settings):
     [message] = mail.outbox
     assert "Заказы есть, участников цепочек нет" in message.subject
     assert "Заказов за последние 60 мин.: 5" in message.body
+
+
+def test_a_flapping_rule_mails_staff_at_most_once_per_window(frozen, thank_you, heard, checks):
+    """Around a minimum (5 orders, then 4, then 5 again) a rule opens and resolves at
+    every check: staff get one email about it per WINDOW_MINUTES, not one per flap."""
+    placed = orders(5)
+    checks()
+    for _ in range(3):
+        frozen.advance(timedelta(minutes=5))
+        placed[0].delete()
+        assert checks() == 0  # 4 orders: resolved
+        frozen.advance(timedelta(minutes=5))
+        placed = [*placed[1:], *orders(1, minutes_ago=1)]
+        assert checks() == 1  # 5 again: a new incident
+    assert Incident.objects.count() == 4
+    assert [kind for kind, _ in heard].count("alert") == 4  # every incident is signalled
+    assert len(mail.outbox) == 1
+    # Still open once the window has passed since the last email: that one is mailed.
+    frozen.advance(timedelta(minutes=31))
+    orders(5, minutes_ago=1)
+    assert checks() == 1
+    assert len(mail.outbox) == 2
+    assert Incident.objects.filter(notified_at__isnull=True).count() == 2  # resolved unmailed

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from postpurchase import clock
+from postpurchase.flows.validation import launch, pause
 from postpurchase.models import Enrollment, Flow, Incident, Message
 from postpurchase.monitoring import check, hourly
 from postpurchase.testing.factories import (
@@ -196,3 +197,38 @@ def test_hourly_figures(frozen, thank_you):
         3,
     )
     assert ten == {"hour": ten["hour"], **dict.fromkeys(list(ten)[1:], 0)}
+
+
+def test_orders_from_before_the_flow_went_live_are_not_an_outage(frozen, thank_you):
+    # Paused (the complaint pause, or staff) while orders came in; resumed just now.
+    pause(thank_you)
+    orders(6, minutes_ago=20)
+    assert kinds() == []
+    assert launch(thank_you) == []
+    assert kinds() == []
+    # Orders after it went live that do not enroll are the outage again.
+    frozen.advance(timedelta(minutes=5))
+    orders(5, minutes_ago=1)
+    assert kinds() == [Incident.Kind.ORDERS_WITHOUT_ENROLLMENTS]
+
+
+def test_enrollments_due_while_their_flow_was_paused_are_no_backlog_on_resuming(frozen, thank_you):
+    pause(thank_you)
+    EnrollmentFactory(flow=thank_you, due_at=clock.now() - timedelta(hours=5))
+    assert launch(thank_you) == []
+    assert kinds() == []  # the scheduler has not had its turn yet
+    frozen.advance(timedelta(minutes=31))
+    assert kinds() == [Incident.Kind.BACKLOG]  # and has not advanced them since
+
+
+def test_enrollments_waiting_while_their_flow_was_paused_get_the_grace_again_on_resuming(
+    frozen, thank_you
+):
+    # Enrolled just before the flow was paused; their first emails wait for the resume.
+    orders(5, minutes_ago=20, flow=thank_you, sent=False)
+    pause(thank_you)
+    assert kinds() == []
+    assert launch(thank_you) == []
+    assert kinds() == []  # the scheduler gets its grace period first
+    frozen.advance(timedelta(minutes=16))
+    assert kinds() == [Incident.Kind.ENROLLMENTS_WITHOUT_SENDS]  # and did not send them

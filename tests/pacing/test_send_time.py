@@ -10,7 +10,7 @@ import pytest
 from django.core import mail
 
 from postpurchase import track
-from postpurchase.models import EmailStep, Message
+from postpurchase.models import EmailStep, Flow, Message
 from postpurchase.models.contacts import Contact
 from postpurchase.testing.factories import (
     ContactFactory,
@@ -183,3 +183,29 @@ def test_a_late_scheduler_does_not_wait_another_day(
     (message,) = messages_of(flow)
     assert message.status == "sent"
     assert message.sent_at == datetime(2026, 11, 23, 19, 30, tzinfo=UTC)
+
+
+def test_held_by_the_cap_into_the_hour_a_late_scheduler_does_not_wait_another_day(
+    settings, frozen, django_capture_on_commit_callbacks
+):
+    """The cap ends at 08:00 tomorrow and her hour is 18:00: held for 18:00 (reason: the
+    cap). Reached only at 19:30 (the scheduler was down), it goes then, as an email
+    held for its hour alone does; not at 18:00 the day after."""
+    pacing_settings(settings, SEND_TIME_OPTIMISATION=True, FREQUENCY_CAP={"emails": 1, "hours": 24})
+    anna = ContactFactory(email="anna@example.com")
+    engaged(anna, [18, 18, 18])
+    engaged(anna, [18], day=datetime(2026, 11, 23, tzinfo=UTC))  # one at 08:00 today
+    Flow.objects.update(status=Flow.Status.DRAFT)  # the past emails' flows: not again
+    flow = email_flow("tips", optimise_send_time=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        order("anna@example.com", "1")
+    (message,) = messages_of(flow)
+    assert message.status == "deferred"
+    assert message.deferral_reason == "cap"
+    assert message.deferred_until == datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+    frozen.set(datetime(2026, 11, 24, 19, 30, tzinfo=UTC))
+    run_clock(frozen, days=0)
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert message.sent_at == datetime(2026, 11, 24, 19, 30, tzinfo=UTC)
+    assert message.deferrals == 1

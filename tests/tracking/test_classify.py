@@ -125,6 +125,18 @@ def test_mail_apps_are_not_scanners(store):
     assert reasons(message) == ["", ""]
 
 
+def test_a_phone_whose_model_ends_in_bot_is_a_person(store):
+    """Cubot phones name themselves in their browser's user agent ("CUBOT P40"): that
+    is a person's click, not a crawler's "...bot"."""
+    message = sent_message()
+    cubot = (
+        "Mozilla/5.0 (Linux; Android 11; CUBOT P40) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/119.0.6045.163 Mobile Safari/537.36"
+    )
+    store([click(message, user_agent=cubot)])
+    assert reasons(message) == [""]
+
+
 def test_configured_networks(store, settings):
     settings.POSTPURCHASE = {**settings.POSTPURCHASE, "MACHINE_NETWORKS": ["198.51.100.0/24"]}
     message = sent_message()

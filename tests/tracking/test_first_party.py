@@ -38,6 +38,7 @@ BODY = (
     f'<a href="{SHOP_LINK}">the backpack</a> '
     '<a href="mailto:help@example.com">write to us</a> '
     '{% if unsubscribe_url %}<a href="{{ unsubscribe_url }}">unsubscribe</a>{% endif %}'
+    '{% if preferences_url %}<a href="{{ preferences_url }}">preferences</a>{% endif %}'
     "</mj-text>"
     '<mj-button href="https://shop.example.com/reviews">Review it</mj-button>'
     "</mj-column></mj-section></mj-body></mjml>"
@@ -98,10 +99,12 @@ def hit(client, path, method="get", agent=BROWSER, **extra):
 def test_links_go_through_the_redirect_with_a_pixel_and_a_honeypot(tracking_on):
     message, html = send()
     found = links(html)
-    # The shop's links are tracked; mailto and the unsubscribe link are left alone.
+    # The shop's links are tracked; mailto, the unsubscribe and the preference centre
+    # links are left alone (the customer's choices must not pass a redirect).
     assert SHOP_URL not in found
     assert "mailto:help@example.com" in found
     assert any("/postpurchase/unsubscribe/" in u for u in found)
+    assert any("/postpurchase/preferences/" in u for u in found)
     tracked = click_links(html)
     assert len(tracked) == 3  # the text link, the button, the honeypot
     destinations = {tokens.read_track_token(p.split("/")[-2]).url for p in tracked}

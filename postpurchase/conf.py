@@ -167,6 +167,10 @@ DEFAULTS: dict[str, Any] = {
     "RETENTION": {
         "MESSAGE_EVENTS_DAYS": 180,
         "EVENTS_DAYS": 730,
+        # Days after which a message's address and subject (which names the customer)
+        # are blanked; the row, its status and roll-ups stay (reports, the double-send
+        # guard). None: kept.
+        "MESSAGE_ADDRESSES_DAYS": None,
         "BATCH_SIZE": 1000,
         "MAX_BATCHES": 10,
     },
@@ -215,7 +219,7 @@ OSCAR_STATUS_EVENTS = ("paid", "shipped", "delivered", "cancelled", "refunded")
 HEALTH_RATES = ("FAILURE_RATE", "BOUNCE_RATE", "COMPLAINT_RATE")
 HEALTH_SWITCHES = ("PAUSE_ON_COMPLAINTS",)
 #: RETENTION keys that may be None (keep forever).
-RETENTION_DAYS = ("MESSAGE_EVENTS_DAYS", "EVENTS_DAYS")
+RETENTION_DAYS = ("MESSAGE_EVENTS_DAYS", "EVENTS_DAYS", "MESSAGE_ADDRESSES_DAYS")
 
 #: The kinds of signed links in emails, each with its own salt and maximum age.
 TOKEN_KINDS = ("unsubscribe", "nps", "track", "preferences")

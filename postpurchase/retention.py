@@ -18,7 +18,7 @@ from django.db.models import Exists, Model, OuterRef, QuerySet
 
 from postpurchase import clock
 from postpurchase.conf import retention_setting
-from postpurchase.models import Conversion, Enrollment, Event, MessageEvent
+from postpurchase.models import Conversion, Enrollment, Event, Message, MessageEvent
 
 logger = logging.getLogger("postpurchase.retention")
 
@@ -87,13 +87,45 @@ def expired_events() -> QuerySet | None:
     )
 
 
+def expired_message_addresses() -> QuerySet | None:
+    """Messages past MESSAGE_ADDRESSES_DAYS that still hold an address or a subject, of
+    enrollments that are no longer running (a running one may still resend them)."""
+    days = retention_setting("MESSAGE_ADDRESSES_DAYS")
+    if days is None:
+        return None
+    return (
+        Message.objects.filter(created_at__lt=clock.now() - timedelta(days=days))
+        .exclude(to_email="", subject="")
+        .exclude(enrollment__status=Enrollment.Status.ACTIVE)
+    )
+
+
+def scrub_in_batches(queryset: QuerySet, batch_size: int, max_batches: int) -> int:
+    """Blank the address and subject of the messages of ``queryset``, lowest ids first,
+    one ``UPDATE`` of at most ``batch_size`` rows per batch; returns how many."""
+    scrubbed = 0
+    for _batch in range(max_batches):
+        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+        if not pks:
+            break
+        scrubbed += Message.objects.filter(pk__in=pks).update(to_email="", subject="")
+        logger.info("postpurchase: blanked the addresses of %s messages", len(pks))
+        if len(pks) < batch_size:
+            break
+    return scrubbed
+
+
 def purge_expired() -> int:
-    """The periodic job: delete expired MessageEvents and Events, a bounded amount per
-    run (MAX_BATCHES of BATCH_SIZE per table); returns how many rows went."""
+    """The periodic job: delete expired MessageEvents and Events and blank expired
+    message addresses, a bounded amount per run (MAX_BATCHES of BATCH_SIZE per table);
+    returns how many rows went or were blanked."""
     batch_size = retention_setting("BATCH_SIZE")
     max_batches = retention_setting("MAX_BATCHES")
     deleted = 0
     for queryset in (expired_message_events(), expired_events()):
         if queryset is not None:
             deleted += purge_in_batches(queryset, batch_size, max_batches)
+    addresses = expired_message_addresses()
+    if addresses is not None:
+        deleted += scrub_in_batches(addresses, batch_size, max_batches)
     return deleted

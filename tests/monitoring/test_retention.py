@@ -133,3 +133,29 @@ def test_the_purge_knows_every_reference_to_what_it_deletes():
     for model, unlink in UNLINK.items():
         pointing = {(r.related_model, r.field.name) for r in model._meta.related_objects}
         assert pointing == set(unlink), model
+
+
+def test_old_messages_lose_their_address_and_subject_but_keep_their_figures(frozen, retention):
+    retention(MESSAGE_ADDRESSES_DAYS=365)
+    old = MessageFactory(
+        subject="Anna, thank you", opens=2, created_at=days_ago(400), sent_at=days_ago(400)
+    )
+    Enrollment.objects.filter(pk=old.enrollment_id).update(status=Enrollment.Status.COMPLETED)
+    recent = MessageFactory(subject="Anna, a tip", created_at=days_ago(300))
+    running = MessageFactory(subject="Anna, still going", created_at=days_ago(400))
+    assert purge_expired() == 1
+    old.refresh_from_db()
+    assert (old.to_email, old.subject, old.opens, old.status) == ("", "", 2, "sent")
+    recent.refresh_from_db()
+    running.refresh_from_db()  # its enrollment is active: it may still be resent
+    assert recent.to_email and recent.subject == "Anna, a tip"
+    assert running.to_email and running.subject == "Anna, still going"
+    assert purge_expired() == 0  # nothing left to blank
+
+
+def test_message_addresses_are_kept_by_default(frozen):
+    message = MessageFactory(created_at=days_ago(5000))
+    Enrollment.objects.filter(pk=message.enrollment_id).update(status=Enrollment.Status.COMPLETED)
+    purge_expired()
+    message.refresh_from_db()
+    assert message.to_email

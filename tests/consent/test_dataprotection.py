@@ -29,10 +29,17 @@ from postpurchase.models import (
     Message,
     MessageEvent,
     NPSResponse,
+    PurchasedProduct,
 )
 from postpurchase.nps import record_answer
 from postpurchase.public.unsubscribe import unsubscribe
-from postpurchase.testing.factories import ContactFactory, EmailStepFactory, EnrollmentFactory
+from postpurchase.testing.factories import (
+    ContactFactory,
+    ConversionFactory,
+    EmailStepFactory,
+    EnrollmentFactory,
+    MessageFactory,
+)
 from tests.core.helpers import run_due
 
 from .helpers import order, outcome, two_flows
@@ -84,6 +91,24 @@ def test_the_export_holds_everything_about_the_contact(customer):
     assert [r["state"] for r in data["consent_history"]] == ["soft_opt_in", "withdrawn"]
     assert {c["purpose"]: c["state"] for c in data["consent"]} == {"marketing": "withdrawn"}
     assert "lease_token" not in data["enrollments"][0]
+
+
+def test_the_export_holds_what_was_learnt_from_the_contacts_orders(customer):
+    """The products bought (replenishment predictions) and the orders attributed to the
+    contact's emails are theirs too; another contact's are left out."""
+    message = customer.messages.filter(category="marketing").get()
+    PurchasedProduct.objects.create(
+        contact=customer, sku="TEA-1", name="Green tea", last_ordered_at=message.created_at
+    )
+    ConversionFactory(message=message, key="order:shop.order:2000")
+    other = MessageFactory(contact=ContactFactory(email="ivan@example.com"))
+    PurchasedProduct.objects.create(
+        contact=other.contact, sku="TEA-2", name="Black tea", last_ordered_at=other.created_at
+    )
+    ConversionFactory(message=other, key="order:shop.order:3000")
+    data = export_contact(customer)
+    assert [(p["sku"], p["name"]) for p in data["purchased_products"]] == [("TEA-1", "Green tea")]
+    assert [c["order_ref"] for c in data["conversions"]] == ["shop.order:2000"]
 
 
 def test_erasing_deletes_everything_and_keeps_only_a_hash(

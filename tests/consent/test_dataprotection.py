@@ -8,6 +8,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.core.management import call_command
@@ -251,3 +252,23 @@ def test_the_command_refuses_unknown_and_bad_addresses(db):
         call_command("postpurchase_contact_data", "export", "nobody@example.com")
     with pytest.raises(CommandError, match="not an email"):
         call_command("postpurchase_contact_data", "erase", "nonsense", "--yes")
+
+
+def test_erasing_leaves_no_address_in_the_admin_history(customer, client):
+    """The admin history names a changed object by its str() (a contact's, a message's
+    and an enrollment's hold the address): erasing keeps the entries, not the address."""
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    run_action(client, "export_contact_data", customer)
+    message = customer.messages.first()
+    enrollment = customer.enrollments.first()
+    for obj in (message, enrollment):
+        LogEntry.objects.log_actions(
+            user_id=User.objects.get().pk, queryset=[obj], action_flag=CHANGE, change_message="x"
+        )
+    run_action(client, "erase_contacts", customer, confirm="yes")
+    assert not Contact.objects.exists()
+    entries = LogEntry.objects.all()
+    assert entries.count() >= 3
+    for entry in entries:
+        assert ADDRESS not in entry.object_repr
+        assert ADDRESS not in entry.change_message

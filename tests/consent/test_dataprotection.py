@@ -8,11 +8,13 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from anymail.signals import AnymailTrackingEvent, EventType
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from postpurchase import signals
 from postpurchase.coupons import issue_coupon, redeem_coupon
@@ -41,6 +43,7 @@ from postpurchase.testing.factories import (
     EnrollmentFactory,
     MessageFactory,
 )
+from postpurchase.tracking.record import record_many
 from tests.core.helpers import run_due
 
 from .helpers import order, outcome, two_flows
@@ -272,3 +275,26 @@ def test_erasing_leaves_no_address_in_the_admin_history(customer, client):
     for entry in entries:
         assert ADDRESS not in entry.object_repr
         assert ADDRESS not in entry.change_message
+
+
+def test_an_esp_event_arriving_after_the_erasure_keeps_no_address(customer):
+    """The ESP reports late (an open weeks after sending, a bounce retried): the email it
+    names is gone with the contact, and the address must not come back with it."""
+    message_id = str(customer.messages.first().pk)
+    erase_contact(customer)
+    event = AnymailTrackingEvent(
+        event_type=EventType.OPENED,
+        timestamp=timezone.now(),
+        event_id="late-1",
+        message_id=message_id,
+        recipient=ADDRESS.upper(),
+        user_agent="Mozilla/5.0",
+        esp_event={"email": ADDRESS, "ip": "203.0.113.9", "sg_message_id": message_id},
+    )
+    record_many([(event, "sendgrid")])
+    record_many([(event, "sendgrid")])  # posted again: still one row
+    [row] = MessageEvent.objects.all()
+    assert row.event_id == "late-1" and row.message_id is None
+    assert ADDRESS not in json.dumps(row.raw).lower()
+    assert ADDRESS not in row.recipient.lower()
+    assert row.ip is None and row.user_agent == ""

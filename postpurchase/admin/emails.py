@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -384,7 +384,11 @@ class EmailContentAdmin(admin.ModelAdmin):
                     kind: {"fields": list(t.fields), "help": str(t.help)}
                     for kind, t in BLOCK_TYPES.items()
                 },
-                "pp_orders": [(event.pk, _order_label(event)) for event in recent_orders()],
+                "pp_orders": (
+                    [(event.pk, _order_label(event)) for event in recent_orders()]
+                    if may_see_orders(request)
+                    else []
+                ),
                 "pp_siblings": siblings,
                 "pp_language": language,
                 "pp_copy_url": (
@@ -439,6 +443,8 @@ class EmailContentAdmin(admin.ModelAdmin):
         blocks = formset.blocks()
         snapshot = None
         order = request.POST.get("pp_order")
+        if order and not may_see_orders(request):
+            raise PermissionDenied
         if order:
             event = Event.objects.filter(pk=order).exclude(snapshot={}).first()
             snapshot = event.snapshot if event else None
@@ -460,6 +466,12 @@ class EmailContentAdmin(admin.ModelAdmin):
                 "errors": errors,
             }
         )
+
+
+def may_see_orders(request: HttpRequest) -> bool:
+    """A real order in the preview is a customer's name, address and purchases: for
+    staff who may view events (where those snapshots are)."""
+    return request.user.has_perm("postpurchase.view_event")
 
 
 def _order_label(event: Event) -> str:

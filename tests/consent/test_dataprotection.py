@@ -298,3 +298,60 @@ def test_an_esp_event_arriving_after_the_erasure_keeps_no_address(customer):
     assert ADDRESS not in json.dumps(row.raw).lower()
     assert ADDRESS not in row.recipient.lower()
     assert row.ip is None and row.user_agent == ""
+
+
+def contact_form(client, contact: Contact) -> tuple[str, dict]:
+    """The contact's change page and the POST its form sends as it stands."""
+    url = f"/admin/postpurchase/contact/{contact.pk}/change/"
+    response = client.get(url)
+    data = {}
+    for bound in response.context["adminform"].form:
+        value = bound.value()
+        if value is not None:
+            data[bound.html_name] = value
+    for inline in response.context["inline_admin_formsets"]:
+        prefix = inline.formset.prefix
+        data[f"{prefix}-TOTAL_FORMS"] = str(inline.formset.initial_form_count())
+        data[f"{prefix}-INITIAL_FORMS"] = str(inline.formset.initial_form_count())
+        for form in inline.formset.forms:
+            data[f"{form.prefix}-id"] = form.instance.pk
+            data[f"{form.prefix}-contact"] = contact.pk
+    return url, data
+
+
+def test_staff_editing_the_frequency_or_unsubscribe_is_recorded_as_consent(
+    frozen, client, settings
+):
+    """A customer who chose "only order updates" on the phone to staff, or asked to be
+    mailed again: the contact's page changes it, and the consent history says so (and
+    who: the admin). A changed frequency that is not recorded would look like the
+    customer's own choice being ignored."""
+    contact = ContactFactory(email=ADDRESS, email_frequency="orders_only")
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    url, data = contact_form(client, contact)
+    response = client.post(
+        url,
+        {
+            **data,
+            "email_frequency": "all",
+            "unsubscribed_at_0": "2026-01-01",
+            "unsubscribed_at_1": "10:00:00",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    contact.refresh_from_db()
+    assert contact.email_frequency == "all" and contact.unsubscribed_at is not None
+    history = [
+        (r.purpose, r.state, r.frequency, r.source)
+        for r in ConsentRecord.objects.order_by("pk").exclude(source="checkout")
+    ]
+    assert history == [
+        ("frequency", "", "all", "admin"),
+        ("marketing", "withdrawn", "", "admin"),
+    ]
+    url, data = contact_form(client, contact)
+    data = {k: v for k, v in data.items() if not k.startswith("unsubscribed_at")}
+    assert client.post(url, data).status_code == 302
+    contact.refresh_from_db()
+    assert contact.unsubscribed_at is None
+    assert ConsentRecord.objects.order_by("pk").last().state == "granted"

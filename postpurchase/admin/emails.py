@@ -12,7 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postpurchase import recipes
+from postpurchase.admin.orders import may_see_orders
 from postpurchase.conf import languages
 from postpurchase.email.blocks import (
     BLOCK_TYPES,
@@ -466,12 +467,6 @@ class EmailContentAdmin(admin.ModelAdmin):
                 "errors": errors,
             }
         )
-
-
-def may_see_orders(request: HttpRequest) -> bool:
-    """A real order in the preview is a customer's name, address and purchases: for
-    staff who may view events (where those snapshots are)."""
-    return request.user.has_perm("postpurchase.view_event")
 
 
 def _order_label(event: Event) -> str:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postpurchase import recipes
+from postpurchase.admin.orders import may_see_orders
 from postpurchase.conf import languages
 from postpurchase.email.blocks import (
     BLOCK_TYPES,
@@ -384,7 +385,11 @@ class EmailContentAdmin(admin.ModelAdmin):
                     kind: {"fields": list(t.fields), "help": str(t.help)}
                     for kind, t in BLOCK_TYPES.items()
                 },
-                "pp_orders": [(event.pk, _order_label(event)) for event in recent_orders()],
+                "pp_orders": (
+                    [(event.pk, _order_label(event)) for event in recent_orders()]
+                    if may_see_orders(request)
+                    else []
+                ),
                 "pp_siblings": siblings,
                 "pp_language": language,
                 "pp_copy_url": (
@@ -439,6 +444,8 @@ class EmailContentAdmin(admin.ModelAdmin):
         blocks = formset.blocks()
         snapshot = None
         order = request.POST.get("pp_order")
+        if order and not may_see_orders(request):
+            raise PermissionDenied
         if order:
             event = Event.objects.filter(pk=order).exclude(snapshot={}).first()
             snapshot = event.snapshot if event else None

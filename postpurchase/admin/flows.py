@@ -32,6 +32,7 @@ from polymorphic.formsets import BasePolymorphicModelFormSet
 
 from postpurchase import recipes
 from postpurchase.admin.analytics import analytics_csv, analytics_view, figure_lines
+from postpurchase.admin.orders import may_see_orders
 from postpurchase.analytics.reports import default_range, step_figures
 from postpurchase.email.previews import preview_step, send_test
 from postpurchase.exceptions import FlowDefinitionError, TemplateRenderError
@@ -443,7 +444,9 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
                 self.message_user(request, _("Your user has no email address."), messages.ERROR)
             else:
                 try:
-                    send_test(step, request.user.email, language)
+                    send_test(
+                        step, request.user.email, language, real_order=may_see_orders(request)
+                    )
                 except Exception as exc:  # shown to staff, who can fix and retry
                     self.message_user(request, _("Not sent: %(e)s") % {"e": exc}, messages.ERROR)
                 else:
@@ -461,7 +464,7 @@ class FlowAdmin(PolymorphicInlineSupportMixin, admin.ModelAdmin):
             return redirect(f"{request.path}?language={language}&width={width}")
         rendered = error = None
         try:
-            rendered = preview_step(step, language)
+            rendered = preview_step(step, language, real_order=may_see_orders(request))
         except TemplateRenderError as exc:
             error = str(exc)
         context = {

@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from postpurchase import engine
+from postpurchase import consent, engine
 from postpurchase.admin.dataprotection import (
     ConsentInline,
     ConsentRecordInline,
@@ -23,12 +23,14 @@ from postpurchase.delivery import RESENDABLE, render_message, resend_messages
 from postpurchase.exceptions import TemplateRenderError
 from postpurchase.flows.event_names import label as event_label
 from postpurchase.models import (
+    ConsentSource,
     Contact,
     Enrollment,
     Event,
     Message,
     StepRecord,
 )
+from postpurchase.public.unsubscribe import resubscribe, unsubscribe
 
 #: How Contact.suppression_reason values read (postpurchase.tracking writes them).
 SUPPRESSION_REASONS = {
@@ -104,6 +106,21 @@ class ContactAdmin(DataProtectionActions, admin.ModelAdmin):
     exclude = ["suppression_reason"]
 
     actions = ["lift_suppression", "export_contact_data", "erase_contacts", "lift_erasure"]
+
+    def save_model(self, request, obj, form, change):
+        """The frequency and the unsubscribe are the customer's choices: a change made
+        here goes into the consent history (source: admin) like one made on the
+        preference centre, never silently."""
+        frequency, unsubscribed = obj.email_frequency, obj.unsubscribed_at
+        before = Contact.objects.get(pk=obj.pk) if change else Contact()
+        obj.email_frequency, obj.unsubscribed_at = before.email_frequency, before.unsubscribed_at
+        super().save_model(request, obj, form, change)
+        if frequency != obj.email_frequency:
+            consent.set_frequency(obj, frequency, ConsentSource.ADMIN)
+        if unsubscribed and not obj.unsubscribed_at:
+            unsubscribe(obj, source="admin")
+        elif obj.unsubscribed_at and not unsubscribed:
+            resubscribe(obj, source="admin")
 
     @admin.action(
         description=_("Lift the suppression of the selected contacts"), permissions=["change"]

@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from postpurchase import signals
 from postpurchase.dataprotection import suppression
 from postpurchase.dataprotection.export import message_events
-from postpurchase.models import Contact
+from postpurchase.models import Contact, Enrollment, Message
 
 logger = logging.getLogger("postpurchase.dataprotection")
 
@@ -25,6 +27,7 @@ def erase_contact(contact: Contact) -> dict[str, Any]:
     contact_id = contact.pk
     with transaction.atomic():
         digest = suppression.add(contact.email)
+        _forget_admin_names(contact)
         stray, _ = message_events(contact).filter(message__isnull=True).delete()
         _total, deleted = Contact.objects.filter(pk=contact_id).delete()
     counts = dict(deleted)
@@ -35,3 +38,22 @@ def erase_contact(contact: Contact) -> dict[str, Any]:
         signals.contact_erased, Contact, contact_id=contact_id, digest=digest, counts=counts
     )
     return {"digest": digest, "deleted": counts}
+
+
+def _forget_admin_names(contact: Contact) -> None:
+    """The admin's history names each object by its str() (a contact's, a message's and
+    an enrollment's hold the address): keep the entries (who did what, when), with the
+    name blanked (the entry keeps the object's id)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return
+    log_entry = apps.get_model("admin", "LogEntry")
+    named = {
+        Contact: [contact.pk],
+        Message: Message.objects.filter(contact=contact).values_list("pk", flat=True),
+        Enrollment: Enrollment.objects.filter(contact=contact).values_list("pk", flat=True),
+    }
+    for model, ids in named.items():
+        log_entry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=[str(pk) for pk in ids],
+        ).update(object_repr="(erased)")

@@ -14,6 +14,7 @@ from postpurchase.models import (
     Consent,
     ConsentRecord,
     Contact,
+    Conversion,
     Coupon,
     CouponRedemption,
     Enrollment,
@@ -21,6 +22,7 @@ from postpurchase.models import (
     Message,
     MessageEvent,
     NPSResponse,
+    PurchasedProduct,
 )
 
 #: Bump when the layout of the export changes.
@@ -58,6 +60,10 @@ def export_contact(contact: Contact) -> dict[str, Any]:
         "coupons": _rows(Coupon.objects.filter(contact=contact)),
         "coupon_redemptions": _rows(CouponRedemption.objects.filter(coupon__contact=contact)),
         "nps_responses": _rows(NPSResponse.objects.filter(contact=contact)),
+        # What the shop's orders taught us about them: products bought (replenishment)
+        # and the orders their emails were credited with.
+        "purchased_products": _rows(PurchasedProduct.objects.filter(contact=contact)),
+        "conversions": _rows(Conversion.objects.filter(contact=contact)),
     }
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 

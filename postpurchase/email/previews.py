@@ -107,22 +107,29 @@ def sample_context(snapshot: dict[str, Any], category: str) -> dict[str, Any]:
     }
 
 
-def preview_step(step: EmailStep, language: str | None = None) -> RenderedEmail:
+def preview_step(
+    step: EmailStep, language: str | None = None, *, real_order: bool = True
+) -> RenderedEmail:
     """Render ``step``'s email as a customer of the flow would get it (marketing footer
-    and all), in ``language`` or the best available one. Raises TemplateRenderError."""
+    and all), in ``language`` or the best available one; with the flow's latest real
+    order unless ``real_order`` is False (staff who may not see customers' orders).
+    Raises TemplateRenderError."""
     contents = contents_of(step.template)
     content = contents[pick_language(language, list(contents))]
-    context = sample_context(sample_snapshot(step.flow), step.category)
+    snapshot = sample_snapshot(step.flow) if real_order else SAMPLE_ORDER
+    context = sample_context(snapshot, step.category)
     if step.coupon_policy_id:
         context["coupon"] = sample_coupon(step.coupon_policy, context["contact"])
     return render_content(content, context)
 
 
-def send_test(step: EmailStep, to: str, language: str | None = None) -> RenderedEmail:
+def send_test(
+    step: EmailStep, to: str, language: str | None = None, *, real_order: bool = True
+) -> RenderedEmail:
     """Send the step's email to ``to`` (a staff address), subject marked as a test, and
     put a copy in MAIL_DIR like every email. No Message row is written, so tests never
     count in statistics (the admin records the send in the flow's history)."""
-    rendered = preview_step(step, language)
+    rendered = preview_step(step, language, real_order=real_order)
     subject = f"[TEST] {rendered.subject}"
     email = AnymailMessage(
         subject=subject,

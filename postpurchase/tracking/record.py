@@ -38,6 +38,7 @@ from django.db.models.functions import Coalesce
 
 from postpurchase import clock, signals
 from postpurchase.conf import get_setting
+from postpurchase.dataprotection.suppression import erased_addresses
 from postpurchase.delivery.compose import META_MESSAGE
 from postpurchase.models import Contact, Message, MessageEvent
 from postpurchase.public.unsubscribe import withdraw_many
@@ -285,12 +286,29 @@ def record_many(events: Sequence[tuple[AnymailTrackingEvent, str]]) -> list[Mess
         _demote(_classify_many(fresh), fresh, rollup)
         MessageEvent.objects.bulk_create([item.row for item in fresh])
         _apply_many(fresh, rollup)
+        _forget_erased(fresh)
     logger.debug(
         "postpurchase: %d ESP events recorded, %d seen before",
         len(fresh),
         len(unique) - len(fresh),
     )
     return [item.row for item in fresh]
+
+
+def _forget_erased(items: list[_Pending]) -> None:
+    """An event naming no email of ours, addressed to an erased contact (the ESP reports
+    late; the email went with the contact): keep the row, so a repeated post counts
+    once, but nothing that identifies the person."""
+    orphans = [item.row for item in items if item.message is None and item.row.recipient]
+    erased = erased_addresses(row.recipient for row in orphans)
+    for row in orphans:
+        if row.recipient not in erased:
+            continue
+        blank = {"recipient": "", "raw": {}, "ip": None, "user_agent": "", "url": ""}
+        blank.update(description="", mta_response="")
+        MessageEvent.objects.filter(esp=row.esp, event_id=row.event_id).update(**blank)
+        for name, value in blank.items():
+            setattr(row, name, value)
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

@@ -8,10 +8,13 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+from anymail.signals import AnymailTrackingEvent, EventType
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from postpurchase import signals
 from postpurchase.coupons import issue_coupon, redeem_coupon
@@ -29,10 +32,18 @@ from postpurchase.models import (
     Message,
     MessageEvent,
     NPSResponse,
+    PurchasedProduct,
 )
 from postpurchase.nps import record_answer
 from postpurchase.public.unsubscribe import unsubscribe
-from postpurchase.testing.factories import ContactFactory, EmailStepFactory, EnrollmentFactory
+from postpurchase.testing.factories import (
+    ContactFactory,
+    ConversionFactory,
+    EmailStepFactory,
+    EnrollmentFactory,
+    MessageFactory,
+)
+from postpurchase.tracking.record import record_many
 from tests.core.helpers import run_due
 
 from .helpers import order, outcome, two_flows
@@ -84,6 +95,24 @@ def test_the_export_holds_everything_about_the_contact(customer):
     assert [r["state"] for r in data["consent_history"]] == ["soft_opt_in", "withdrawn"]
     assert {c["purpose"]: c["state"] for c in data["consent"]} == {"marketing": "withdrawn"}
     assert "lease_token" not in data["enrollments"][0]
+
+
+def test_the_export_holds_what_was_learnt_from_the_contacts_orders(customer):
+    """The products bought (replenishment predictions) and the orders attributed to the
+    contact's emails are theirs too; another contact's are left out."""
+    message = customer.messages.filter(category="marketing").get()
+    PurchasedProduct.objects.create(
+        contact=customer, sku="TEA-1", name="Green tea", last_ordered_at=message.created_at
+    )
+    ConversionFactory(message=message, key="order:shop.order:2000")
+    other = MessageFactory(contact=ContactFactory(email="ivan@example.com"))
+    PurchasedProduct.objects.create(
+        contact=other.contact, sku="TEA-2", name="Black tea", last_ordered_at=other.created_at
+    )
+    ConversionFactory(message=other, key="order:shop.order:3000")
+    data = export_contact(customer)
+    assert [(p["sku"], p["name"]) for p in data["purchased_products"]] == [("TEA-1", "Green tea")]
+    assert [c["order_ref"] for c in data["conversions"]] == ["shop.order:2000"]
 
 
 def test_erasing_deletes_everything_and_keeps_only_a_hash(
@@ -226,3 +255,103 @@ def test_the_command_refuses_unknown_and_bad_addresses(db):
         call_command("postpurchase_contact_data", "export", "nobody@example.com")
     with pytest.raises(CommandError, match="not an email"):
         call_command("postpurchase_contact_data", "erase", "nonsense", "--yes")
+
+
+def test_erasing_leaves_no_address_in_the_admin_history(customer, client):
+    """The admin history names a changed object by its str() (a contact's, a message's
+    and an enrollment's hold the address): erasing keeps the entries, not the address."""
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    run_action(client, "export_contact_data", customer)
+    message = customer.messages.first()
+    enrollment = customer.enrollments.first()
+    for obj in (message, enrollment):
+        LogEntry.objects.log_actions(
+            user_id=User.objects.get().pk, queryset=[obj], action_flag=CHANGE, change_message="x"
+        )
+    run_action(client, "erase_contacts", customer, confirm="yes")
+    assert not Contact.objects.exists()
+    entries = LogEntry.objects.all()
+    assert entries.count() >= 3
+    for entry in entries:
+        assert ADDRESS not in entry.object_repr
+        assert ADDRESS not in entry.change_message
+
+
+def test_an_esp_event_arriving_after_the_erasure_keeps_no_address(customer):
+    """The ESP reports late (an open weeks after sending, a bounce retried): the email it
+    names is gone with the contact, and the address must not come back with it."""
+    message_id = str(customer.messages.first().pk)
+    erase_contact(customer)
+    event = AnymailTrackingEvent(
+        event_type=EventType.OPENED,
+        timestamp=timezone.now(),
+        event_id="late-1",
+        message_id=message_id,
+        recipient=ADDRESS.upper(),
+        user_agent="Mozilla/5.0",
+        esp_event={"email": ADDRESS, "ip": "203.0.113.9", "sg_message_id": message_id},
+    )
+    record_many([(event, "sendgrid")])
+    record_many([(event, "sendgrid")])  # posted again: still one row
+    [row] = MessageEvent.objects.all()
+    assert row.event_id == "late-1" and row.message_id is None
+    assert ADDRESS not in json.dumps(row.raw).lower()
+    assert ADDRESS not in row.recipient.lower()
+    assert row.ip is None and row.user_agent == ""
+
+
+def contact_form(client, contact: Contact) -> tuple[str, dict]:
+    """The contact's change page and the POST its form sends as it stands."""
+    url = f"/admin/postpurchase/contact/{contact.pk}/change/"
+    response = client.get(url)
+    data = {}
+    for bound in response.context["adminform"].form:
+        value = bound.value()
+        if value is not None:
+            data[bound.html_name] = value
+    for inline in response.context["inline_admin_formsets"]:
+        prefix = inline.formset.prefix
+        data[f"{prefix}-TOTAL_FORMS"] = str(inline.formset.initial_form_count())
+        data[f"{prefix}-INITIAL_FORMS"] = str(inline.formset.initial_form_count())
+        for form in inline.formset.forms:
+            data[f"{form.prefix}-id"] = form.instance.pk
+            data[f"{form.prefix}-contact"] = contact.pk
+    return url, data
+
+
+def test_staff_editing_the_frequency_or_unsubscribe_is_recorded_as_consent(
+    frozen, client, settings
+):
+    """A customer who chose "only order updates" on the phone to staff, or asked to be
+    mailed again: the contact's page changes it, and the consent history says so (and
+    who: the admin). A changed frequency that is not recorded would look like the
+    customer's own choice being ignored."""
+    contact = ContactFactory(email=ADDRESS, email_frequency="orders_only")
+    client.force_login(User.objects.create_superuser("boss", password="pw"))
+    url, data = contact_form(client, contact)
+    response = client.post(
+        url,
+        {
+            **data,
+            "email_frequency": "all",
+            "unsubscribed_at_0": "2026-01-01",
+            "unsubscribed_at_1": "10:00:00",
+        },
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    contact.refresh_from_db()
+    assert contact.email_frequency == "all" and contact.unsubscribed_at is not None
+    history = [
+        (r.purpose, r.state, r.frequency, r.source)
+        for r in ConsentRecord.objects.order_by("pk").exclude(source="checkout")
+    ]
+    assert history == [
+        ("frequency", "", "all", "admin"),
+        ("marketing", "withdrawn", "", "admin"),
+    ]
+    url, data = contact_form(client, contact)
+    data = {k: v for k, v in data.items() if not k.startswith("unsubscribed_at")}
+    assert client.post(url, data).status_code == 302
+    contact.refresh_from_db()
+    assert contact.unsubscribed_at is None
+    assert ConsentRecord.objects.order_by("pk").last().state == "granted"

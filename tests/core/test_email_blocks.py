@@ -372,6 +372,33 @@ def test_preview_is_for_staff_with_permission_only(client, django_user_model, te
     assert client.get(url).status_code == 405
 
 
+def test_a_real_order_in_the_preview_needs_the_permission_to_view_events(
+    client, django_user_model, template
+):
+    """An order's snapshot is a customer's name, address and purchases: an editor who
+    may not view events neither sees the orders offered nor gets one by its id."""
+    from postpurchase.testing.factories import EventFactory
+
+    event = EventFactory(snapshot={**SNAPSHOT, "first_name": "Boris", "number": "77"})
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    for codename in ("add_emailcontent", "add_emailblock"):
+        clerk.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(clerk)
+    page = client.get(reverse("admin:postpurchase_emailcontent_add") + f"?template={template.pk}")
+    assert page.status_code == 200 and "Order #77" not in page.content.decode()
+    post = {**block_post(content_fields(template), CARE_BLOCKS), "pp_order": str(event.pk)}
+    response = client.post(reverse("admin:postpurchase_emailcontent_preview"), post)
+    assert response.status_code == 403
+
+    clerk.user_permissions.add(Permission.objects.get(codename="view_event"))
+    clerk = django_user_model.objects.get(pk=clerk.pk)  # no cached permissions
+    client.force_login(clerk)
+    page = client.get(reverse("admin:postpurchase_emailcontent_add") + f"?template={template.pk}")
+    assert f'<option value="{event.pk}">Order #77</option>' in page.content.decode()
+    response = client.post(reverse("admin:postpurchase_emailcontent_preview"), post)
+    assert "Здравствуйте, Boris!" in response.json()["html"]
+
+
 def test_preview_needs_the_csrf_token(admin_user, template):
     client = Client(enforce_csrf_checks=True)
     client.force_login(admin_user)

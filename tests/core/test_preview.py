@@ -80,3 +80,28 @@ def test_preview_of_a_broken_template_shows_the_error(admin_client, thank_you):
     response = admin_client.get(url(thank_you, language="en"))
     assert response.status_code == 200
     assert b"errornote" in response.content and b"Template error" in response.content
+
+
+def test_a_real_order_in_the_flow_preview_needs_the_permission_to_view_events(
+    client, django_user_model, thank_you
+):
+    """The preview and the test email show the flow's latest real order (a customer's
+    name, address, purchases) only to staff who may view events; others see the
+    sample order."""
+    place(number="7777", first_name="Olena")
+    user = django_user_model.objects.create_user(
+        "clerk", password="pw", is_staff=True, email="clerk@example.com"
+    )
+    for codename in ("view_flow", "change_flow"):
+        user.user_permissions.add(Permission.objects.get(codename=codename))
+    client.force_login(user)
+    page = client.get(url(thank_you, language="en")).content.decode()
+    assert "Olena" not in page and SAMPLE_ORDER["number"] in page
+    mail.outbox.clear()
+    client.post(url(thank_you), {"language": "en"})
+    [test] = mail.outbox
+    assert "Olena" not in test.subject + test.body and SAMPLE_ORDER["number"] in test.subject
+
+    user.user_permissions.add(Permission.objects.get(codename="view_event"))
+    client.force_login(django_user_model.objects.get(pk=user.pk))
+    assert "Olena" in client.get(url(thank_you, language="en")).content.decode()

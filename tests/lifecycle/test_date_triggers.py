@@ -394,3 +394,23 @@ def test_a_flow_with_a_reentry_period_enrolls_once_beside_the_others():
         signals.enrolled.disconnect(dispatch_uid="test-period")
     assert sorted(enrolled) == sorted([period.pk, plain.pk])
     assert Enrollment.objects.count() == 2
+
+
+def test_replenishment_due_reaches_every_contact_past_the_first_batch(
+    django_capture_on_commit_callbacks,
+):
+    """More due predictions than one batch: the scan fires them all, not only the
+    first batch's (the finder must go on past ``batch_size`` results)."""
+    flow_on("replenishment_due", 7)
+    with clock.frozen_at(NOW), django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            track(
+                "order_placed",
+                email=f"buyer{n}@example.com",
+                data={"order": order_snapshot([product("LENS", "Lenses", replenish_days=30)])},
+            )
+    predicted = PurchasedProduct.objects.filter(sku="LENS").first().predicted_on
+    week_before = datetime.combine(predicted - timedelta(days=7), time(12), UTC)
+    assert scan(week_before, batch_size=2) == 5
+    assert scan(week_before, batch_size=2) == 0
+    assert len({e.contact_id for e in fired("replenishment_due")}) == 5

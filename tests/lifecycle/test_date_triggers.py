@@ -414,3 +414,17 @@ def test_replenishment_due_reaches_every_contact_past_the_first_batch(
     assert scan(week_before, batch_size=2) == 5
     assert scan(week_before, batch_size=2) == 0
     assert len({e.contact_id for e in fired("replenishment_due")}) == 5
+
+
+def test_a_contact_on_the_erased_list_is_not_enrolled_by_the_scan():
+    """The scan enrolls a chunk at once (enroll_many); like enroll(), it leaves out a
+    contact whose address was erased, and enrolls the others."""
+    flow = flow_on("winback_due", 90)
+    erased = ContactFactory(suppression_reason="erased", suppressed_at=NOW)
+    other = ContactFactory()
+    ordered(erased, NOW - timedelta(days=91), "1")
+    ordered(other, NOW - timedelta(days=91), "2")
+    assert scan(NOW) == 2
+    assert list(Enrollment.objects.filter(flow=flow).values_list("contact_id", flat=True)) == [
+        other.pk
+    ]

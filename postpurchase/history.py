@@ -77,15 +77,24 @@ def _quantity(value: Any) -> int:
     return quantity if quantity > 0 else 1
 
 
+#: ProductStat.price holds 18 digits, 4 after the point: a larger price (a typo, a
+#: placeholder such as 1e20) would fail the whole batch's insert on PostgreSQL, and the
+#: cursor would stop there for every order after it.
+PRICE_LIMIT = Decimal(10) ** 14
+
+
 def decimal_or_none(value: Any) -> Decimal | None:
-    """A price as a Decimal; None for "on request", an empty value or a non-finite one."""
+    """A price as a Decimal; None for "on request", an empty value, a non-finite one or
+    one too large for the tables."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    if not number.is_finite() or abs(number) >= PRICE_LIMIT:
+        return None
+    return number
 
 
 def orders_of(contact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

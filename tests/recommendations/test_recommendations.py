@@ -214,3 +214,15 @@ def test_an_email_shows_the_apps_recommendations(frozen, settings):
     [sent] = mail.outbox
     html = sent.alternatives[0][0]
     assert "Product PEGS" in html and "https://shop.example.com/img/PEGS.jpg" in html
+
+
+@pytest.mark.parametrize("price", ["1e20", "123456789012345", "1E+400"])
+def test_a_price_the_tables_cannot_hold_does_not_stop_the_refresh(frozen, price):
+    """One order's item with an absurd price (a typo, a placeholder): its product is
+    kept without a price; the batch, and everyone's recommendations, go on."""
+    order_placed_event("odd@example.com", [product("ODD", price=price), product("TENT")])
+    order_placed_event("c1@example.com", [product("TENT"), product("PEGS")])
+    assert settle(frozen) == 2
+    found = recommendations.for_order(order_snapshot([product("LAMP")], email="x@example.com"))
+    assert {p["sku"] for p in found} == {"ODD", "TENT", "PEGS"}
+    assert ProductStat.objects.get(sku="ODD").price is None

@@ -69,12 +69,17 @@ def order_lines(snapshot: dict[str, Any]) -> list[Line]:
     return list(lines.values())
 
 
+#: A line's quantity is read as at most this (a wholesale order, or a typo such as
+#: 10^12): the tables' integer columns hold it summed over many orders.
+QUANTITY_MAX = 10_000
+
+
 def _quantity(value: Any) -> int:
     try:
         quantity = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 1
-    return quantity if quantity > 0 else 1
+    return min(quantity, QUANTITY_MAX) if quantity > 0 else 1
 
 
 #: ProductStat.price holds 18 digits, 4 after the point: a larger price (a typo, a

@@ -54,11 +54,20 @@ def local_zone(name: str):
         return ZoneInfo("UTC")
 
 
+#: A purchase that lasts longer than this has no useful date (and a date far enough on
+#: overflows, which would stop the job for the whole batch).
+HORIZON_DAYS = 36_500
+
+
 def predicted_on(last: datetime, days_per_unit: float | None, quantity: int, zone) -> date | None:
-    """The day (in the contact's time zone) the last purchase runs out."""
+    """The day (in the contact's time zone) the last purchase runs out; None if it
+    lasts beyond HORIZON_DAYS."""
     if days_per_unit is None:
         return None
-    return (last + timedelta(days=days_per_unit * max(quantity, 1))).astimezone(zone).date()
+    days = days_per_unit * max(quantity, 1)
+    if days > HORIZON_DAYS:
+        return None
+    return (last + timedelta(days=days)).astimezone(zone).date()
 
 
 def purchases_of(orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -318,3 +318,19 @@ def test_the_job_catches_up_on_history_in_small_batches(frozen, monkeypatch):
     assert anna.predicted_on == (start + timedelta(days=50)).date()
     assert prediction("ben@example.com").orders == 1
     assert [len(ids) for ids in calls] == [0, 1, 1]  # anna skipped at her first order
+
+
+@pytest.mark.parametrize("qty", [10**6, 10**12])
+def test_a_huge_quantity_does_not_stop_the_job_for_everyone(frozen, qty):
+    """One order of a million (or a trillion) units of a 30-day product: no date in
+    range, no number the table holds. It is kept within bounds; the other contacts of
+    the batch get their predictions and the job's cursor moves on."""
+    order_placed_event("bulk@example.com", [product("LENS", qty=qty, replenish_days=30)])
+    order_placed_event("anna@example.com", [product("LENS", replenish_days=30)])
+    frozen.advance(timedelta(minutes=10))
+    replenishment.refresh()
+    assert (
+        prediction("anna@example.com").predicted_on
+        == (frozen.now - timedelta(minutes=10) + timedelta(days=30)).date()
+    )
+    assert PurchasedProduct.objects.filter(contact__email="bulk@example.com").exists()

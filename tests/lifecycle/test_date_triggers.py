@@ -428,3 +428,24 @@ def test_a_contact_on_the_erased_list_is_not_enrolled_by_the_scan():
     assert list(Enrollment.objects.filter(flow=flow).values_list("contact_id", flat=True)) == [
         other.pk
     ]
+
+
+def test_a_failing_trigger_does_not_stop_the_others(monkeypatch):
+    """A finder that raises (a custom trigger's bug) is reported, after the other
+    triggers have fired their occurrences."""
+    from postpurchase.lifecycle import registry
+
+    def broken(now, days, after, batch_size):
+        raise RuntimeError("custom finder bug")
+        yield  # pragma: no cover
+
+    monkeypatch.setitem(
+        registry._TRIGGERS, "aaa_broken", registry.DateTrigger("aaa_broken", "Broken", broken)
+    )
+    flow_on("aaa_broken", 1)
+    flow = flow_on("winback_due", 90)
+    contact = ContactFactory()
+    ordered(contact, NOW - timedelta(days=91))
+    with pytest.raises(RuntimeError, match="custom finder bug"):
+        scan(NOW)
+    assert Enrollment.objects.filter(flow=flow, contact=contact).count() == 1

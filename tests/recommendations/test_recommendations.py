@@ -226,3 +226,35 @@ def test_a_price_the_tables_cannot_hold_does_not_stop_the_refresh(frozen, price)
     found = recommendations.for_order(order_snapshot([product("LAMP")], email="x@example.com"))
     assert {p["sku"] for p in found} == {"ODD", "TENT", "PEGS"}
     assert ProductStat.objects.get(sku="ODD").price is None
+
+
+def test_an_email_without_an_order_leaves_out_what_the_contact_bought(frozen, settings):
+    """A birthday or replenishment email's enrollment has no order snapshot: the
+    products are still chosen for its contact (never one they bought)."""
+    settings.POSTPURCHASE = {
+        **settings.POSTPURCHASE,
+        "ADAPTER": "postpurchase.adapters.DefaultAdapter",
+    }
+    for n in range(3):
+        order_placed_event(f"c{n}@example.com", [product("TENT")])
+    order_placed_event("c9@example.com", [product("PEGS")])
+    order_placed_event("anna@example.com", [product("TENT")])
+    settle(frozen)
+    template = EmailTemplateFactory(languages=[])
+    EmailContentFactory(
+        template=template,
+        body=(
+            '{% extends "postpurchase/email/base.mjml" %}{% block content %}'
+            '{% include "postpurchase/email/partials/products.mjml" %}{% endblock %}'
+        ),
+    )
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, template=template, category="transactional")
+    anna = order_placed_event("anna@example.com", [product("TENT")]).contact
+    update_contact(anna.pk)
+    EnrollmentFactory(flow=flow, contact=anna, snapshot={})
+    engine.run_due()
+    [sent] = mail.outbox
+    html = sent.alternatives[0][0]
+    assert "Product PEGS" in html
+    assert "Product TENT" not in html

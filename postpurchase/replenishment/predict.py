@@ -74,7 +74,12 @@ def purchases_of(orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per SKU, what a contact's orders (oldest first) say: counts, the last purchase
     (with its order's snapshot under "snapshot") and the days per unit between them."""
     purchases: dict[str, dict[str, Any]] = {}
+    refs: set[str] = set()
     for order in orders:
+        if order["order_ref"]:
+            if order["order_ref"] in refs:
+                continue  # the same order signalled again: its units count once
+            refs.add(order["order_ref"])
         moment = order["occurred_at"]
         for line in history.order_lines(order["snapshot"]):
             seen = purchases.get(line.sku)

@@ -334,3 +334,16 @@ def test_a_huge_quantity_does_not_stop_the_job_for_everyone(frozen, qty):
         == (frozen.now - timedelta(minutes=10) + timedelta(days=30)).date()
     )
     assert PurchasedProduct.objects.filter(contact__email="bulk@example.com").exists()
+
+
+def test_an_order_signalled_twice_counts_once(frozen, django_capture_on_commit_callbacks):
+    """The shop sends order_placed twice for one order (a retried webhook, a re-save):
+    its units are not doubled, so the predicted date stays 30 days on, not 60."""
+    snapshot = order_snapshot([product("LENS", replenish_days=30)], ref="shop.order:7")
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            track("order_placed", email="anna@example.com", data={"order": snapshot})
+        frozen.advance(timedelta(minutes=1))
+    lens = prediction("anna@example.com")
+    assert (lens.orders, lens.units, lens.last_quantity) == (1, 1, 1)
+    assert lens.predicted_on == (frozen.now - timedelta(minutes=2) + timedelta(days=30)).date()

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db.models import Min, Model
 
 from postpurchase import clock
 from postpurchase.models import Event, HistoryCursor
@@ -114,6 +114,22 @@ def orders_of(contact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
         for row in rows:
             found.setdefault(row.pop("contact_id"), []).append(row)
     return found
+
+
+def first_signals(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events (dicts with id and order_ref) that are the first ``order_placed`` of
+    their order: a shop may signal one order twice (a retried webhook, a re-save), in
+    one batch or in a later one. Events without an order reference are all kept."""
+    refs = sorted({e["order_ref"] for e in events if e["order_ref"]})
+    first: dict[str, int] = {}
+    for start in range(0, len(refs), 500):
+        first.update(
+            Event.objects.filter(name=ORDER_EVENT, order_ref__in=refs[start : start + 500])
+            .values("order_ref")
+            .annotate(first=Min("id"))
+            .values_list("order_ref", "first")
+        )
+    return [e for e in events if not e["order_ref"] or first.get(e["order_ref"]) == e["id"]]
 
 
 def advance(name: str, size: int, apply: Callable[[list[dict[str, Any]]], None]) -> int:

@@ -258,3 +258,16 @@ def test_an_email_without_an_order_leaves_out_what_the_contact_bought(frozen, se
     html = sent.alternatives[0][0]
     assert "Product PEGS" in html
     assert "Product TENT" not in html
+
+
+def test_an_order_signalled_twice_is_counted_once(frozen):
+    """order_placed twice for one order, in one batch and again in a later one: the
+    products and the pair count it once."""
+    items = [product("TENT"), product("PEGS")]
+    order_placed_event("anna@example.com", items, ref="shop.order:7")
+    order_placed_event("anna@example.com", items, ref="shop.order:7")
+    settle(frozen)
+    order_placed_event("anna@example.com", items, ref="shop.order:7")
+    settle(frozen)
+    assert ProductStat.objects.get(sku="TENT").orders_total == 1
+    assert ProductPair.objects.get(sku="TENT", other_sku="PEGS").orders == 1

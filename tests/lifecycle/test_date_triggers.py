@@ -449,3 +449,22 @@ def test_a_failing_trigger_does_not_stop_the_others(monkeypatch):
     with pytest.raises(RuntimeError, match="custom finder bug"):
         scan(NOW)
     assert Enrollment.objects.filter(flow=flow, contact=contact).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("trigger", "days", "ok"),
+    [
+        ("birthday", 365, True),
+        ("birthday", 400, False),  # no yearly moment is ever that far: it never fires
+        ("first_order_anniversary", 366, False),
+        ("winback_due", 3650, True),
+        ("winback_due", 10**6, False),  # beyond the calendar: the scan would fail
+    ],
+)
+def test_a_date_triggers_days_are_bounded(trigger, days, ok):
+    flow = FlowFactory(trigger=trigger, trigger_days=days)
+    EmailStepFactory(flow=flow)
+    problems = [str(p) for p in validate_flow(flow)]
+    assert (
+        not any("at most" in p for p in problems) if ok else any("at most" in p for p in problems)
+    )

@@ -18,6 +18,7 @@ from django.db.models import Min, Model
 from postpurchase import clock
 from postpurchase.models import Event, HistoryCursor
 from postpurchase.models.recommendations import CATEGORY_MAX_LENGTH, SKU_MAX_LENGTH
+from postpurchase.segments import UNDONE
 
 logger = logging.getLogger("postpurchase.history")
 
@@ -103,16 +104,26 @@ def decimal_or_none(value: Any) -> Decimal | None:
 
 
 def orders_of(contact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Each contact's orders, oldest first: id, occurred_at, order_ref and snapshot."""
+    """Each contact's orders, oldest first: id, occurred_at, order_ref and snapshot. An
+    order cancelled or refunded (an ``UNDONE`` event with its reference) is left out,
+    as the segments leave it out."""
     found: dict[int, list[dict[str, Any]]] = {}
     for start in range(0, len(contact_ids), 500):
+        chunk = contact_ids[start : start + 500]
+        undone = set(
+            Event.objects.filter(contact_id__in=chunk, name__in=UNDONE)
+            .exclude(order_ref="")
+            .values_list("contact_id", "order_ref")
+        )
         rows = (
-            Event.objects.filter(contact_id__in=contact_ids[start : start + 500], name=ORDER_EVENT)
+            Event.objects.filter(contact_id__in=chunk, name=ORDER_EVENT)
             .order_by("occurred_at", "id")
             .values("contact_id", "id", "occurred_at", "order_ref", "snapshot")
         )
         for row in rows:
-            found.setdefault(row.pop("contact_id"), []).append(row)
+            contact_id = row.pop("contact_id")
+            if (contact_id, row["order_ref"]) not in undone:
+                found.setdefault(contact_id, []).append(row)
     return found
 
 

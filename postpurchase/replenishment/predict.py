@@ -243,9 +243,10 @@ def refresh(max_batches: int = MAX_BATCHES) -> int:
 
 
 def on_event_tracked(sender, event=None, **kwargs) -> None:
-    """After an order commits: predict for its contact at once. A failure is logged with
-    the ids and left to the periodic job; it never reaches the shop's checkout."""
-    if event is None or event.name != history.ORDER_EVENT:
+    """After an order commits (or is cancelled or refunded): predict for its contact at
+    once. A failure is logged with the ids and left to the periodic job; it never
+    reaches the shop's checkout."""
+    if event is None or event.name not in (history.ORDER_EVENT, *history.UNDONE):
         return
     try:
         update_contact(event.contact_id)

@@ -347,3 +347,21 @@ def test_an_order_signalled_twice_counts_once(frozen, django_capture_on_commit_c
     lens = prediction("anna@example.com")
     assert (lens.orders, lens.units, lens.last_quantity) == (1, 1, 1)
     assert lens.predicted_on == (frozen.now - timedelta(minutes=2) + timedelta(days=30)).date()
+
+
+@pytest.mark.parametrize("undone", ["order_cancelled", "order_refunded"])
+def test_a_cancelled_or_refunded_order_predicts_nothing(
+    frozen, undone, django_capture_on_commit_callbacks
+):
+    """The customer sent the lenses back: no reminder to buy them again (as the
+    segments, such an order is out of the history); their other order still counts."""
+    keep = order_snapshot([product("DROPS", replenish_days=30)], ref="shop.order:1")
+    gone = order_snapshot([product("LENS", replenish_days=30)], ref="shop.order:2")
+    for snapshot in (keep, gone):
+        with django_capture_on_commit_callbacks(execute=True):
+            track("order_placed", email="anna@example.com", data={"order": snapshot})
+    assert prediction("anna@example.com").predicted_on is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        track(undone, email="anna@example.com", order_ref="shop.order:2")
+    assert not PurchasedProduct.objects.filter(sku="LENS").exists()
+    assert prediction("anna@example.com", "DROPS").predicted_on is not None

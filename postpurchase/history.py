@@ -13,11 +13,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Model
+from django.db.models import Min, Model
 
 from postpurchase import clock
 from postpurchase.models import Event, HistoryCursor
 from postpurchase.models.recommendations import CATEGORY_MAX_LENGTH, SKU_MAX_LENGTH
+from postpurchase.segments import UNDONE
 
 logger = logging.getLogger("postpurchase.history")
 
@@ -69,37 +70,77 @@ def order_lines(snapshot: dict[str, Any]) -> list[Line]:
     return list(lines.values())
 
 
+#: A line's quantity is read as at most this (a wholesale order, or a typo such as
+#: 10^12): the tables' integer columns hold it summed over many orders.
+QUANTITY_MAX = 10_000
+
+
 def _quantity(value: Any) -> int:
     try:
         quantity = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return 1
-    return quantity if quantity > 0 else 1
+    return min(quantity, QUANTITY_MAX) if quantity > 0 else 1
+
+
+#: ProductStat.price holds 18 digits, 4 after the point: a larger price (a typo, a
+#: placeholder such as 1e20) would fail the whole batch's insert on PostgreSQL, and the
+#: cursor would stop there for every order after it.
+PRICE_LIMIT = Decimal(10) ** 14
 
 
 def decimal_or_none(value: Any) -> Decimal | None:
-    """A price as a Decimal; None for "on request", an empty value or a non-finite one."""
+    """A price as a Decimal; None for "on request", an empty value, a non-finite one or
+    one too large for the tables."""
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    if not number.is_finite() or abs(number) >= PRICE_LIMIT:
+        return None
+    return number
 
 
 def orders_of(contact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """Each contact's orders, oldest first: id, occurred_at, order_ref and snapshot."""
+    """Each contact's orders, oldest first: id, occurred_at, order_ref and snapshot. An
+    order cancelled or refunded (an ``UNDONE`` event with its reference) is left out,
+    as the segments leave it out."""
     found: dict[int, list[dict[str, Any]]] = {}
     for start in range(0, len(contact_ids), 500):
+        chunk = contact_ids[start : start + 500]
+        undone = set(
+            Event.objects.filter(contact_id__in=chunk, name__in=UNDONE)
+            .exclude(order_ref="")
+            .values_list("contact_id", "order_ref")
+        )
         rows = (
-            Event.objects.filter(contact_id__in=contact_ids[start : start + 500], name=ORDER_EVENT)
+            Event.objects.filter(contact_id__in=chunk, name=ORDER_EVENT)
             .order_by("occurred_at", "id")
             .values("contact_id", "id", "occurred_at", "order_ref", "snapshot")
         )
         for row in rows:
-            found.setdefault(row.pop("contact_id"), []).append(row)
+            contact_id = row.pop("contact_id")
+            if (contact_id, row["order_ref"]) not in undone:
+                found.setdefault(contact_id, []).append(row)
     return found
+
+
+def first_signals(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events (dicts with id and order_ref) that are the first ``order_placed`` of
+    their order: a shop may signal one order twice (a retried webhook, a re-save), in
+    one batch or in a later one. Events without an order reference are all kept."""
+    refs = sorted({e["order_ref"] for e in events if e["order_ref"]})
+    first: dict[str, int] = {}
+    for start in range(0, len(refs), 500):
+        first.update(
+            Event.objects.filter(name=ORDER_EVENT, order_ref__in=refs[start : start + 500])
+            .values("order_ref")
+            .annotate(first=Min("id"))
+            .values_list("order_ref", "first")
+        )
+    return [e for e in events if not e["order_ref"] or first.get(e["order_ref"]) == e["id"]]
 
 
 def advance(name: str, size: int, apply: Callable[[list[dict[str, Any]]], None]) -> int:

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from postpurchase import clock, signals
 from postpurchase.conf import get_setting
@@ -185,21 +185,40 @@ def _record(
 def attribute_late_touches() -> int:
     """The periodic job: attribute again the recent orders and goal events that have no
     conversion yet, now that a click reported late may be recorded. Idempotent (an order
-    counts once), bounded (LATE_TOUCH_BATCH events); returns the conversions recorded."""
+    counts once), bounded by the window (read LATE_TOUCH_BATCH events at a time); returns
+    the conversions recorded."""
     since = clock.now() - timedelta(hours=LATE_TOUCH_HOURS)
     goals = set(Flow.objects.exclude(goal_event="").values_list("goal_event", flat=True))
-    events = (
+    # Only a contact with a touched email can convert (a later touch implies the first
+    # one on the message): most orders follow no email and are not read again.
+    touched = Message.objects.filter(contact_id=OuterRef("contact_id")).filter(
+        Q(clicked_at__isnull=False) | Q(opened_at__isnull=False)
+    )
+    candidates = (
         Event.objects.filter(Q(name=ORDER_EVENT) | Q(name__in=goals), occurred_at__gte=since)
         .filter(conversions__isnull=True)
-        .order_by("occurred_at", "pk")[:LATE_TOUCH_BATCH]
+        .filter(Exists(touched))
+        .order_by("occurred_at", "pk")
     )
     recorded = 0
-    for event in events:
-        try:
-            recorded += len(attribute(event))
-        except Exception:
-            logger.exception("postpurchase: attributing event %s failed", event.pk)
-    return recorded
+    after: tuple[datetime, int] | None = None
+    # Batches through the whole window (keyset on time and id), so events past the
+    # first batch are reached on every pass, not starved by the oldest ones.
+    while True:
+        page = candidates
+        if after is not None:
+            page = page.filter(
+                Q(occurred_at__gt=after[0]) | Q(occurred_at=after[0], pk__gt=after[1])
+            )
+        events = list(page[:LATE_TOUCH_BATCH])
+        for event in events:
+            try:
+                recorded += len(attribute(event))
+            except Exception:
+                logger.exception("postpurchase: attributing event %s failed", event.pk)
+        if len(events) < LATE_TOUCH_BATCH:
+            return recorded
+        after = (events[-1].occurred_at, events[-1].pk)
 
 
 def on_event_tracked(sender, event: Event, **kwargs: Any) -> None:

@@ -65,8 +65,18 @@ def email_context(
 
     @cache
     def recommendations():
+        # An enrollment without an order (a birthday, a replenishment reminder) has no
+        # snapshot address: name its own contact's, so what they bought is left out.
+        about = (
+            snapshot
+            if isinstance(snapshot, dict) and snapshot.get("email")
+            else {
+                **(snapshot if isinstance(snapshot, dict) else {}),
+                "email": ctx.contact.email,
+            }
+        )
         return _adapter_call(
-            "recommendations", lambda: get_adapter().recommendations(snapshot, limit=3)
+            "recommendations", lambda: get_adapter().recommendations(about, limit=3)
         )
 
     @cache

@@ -116,7 +116,13 @@ def enroll_many(events: list[Event]) -> list[Enrollment]:
     event at a time, as ``enroll`` does (it locks the contact)."""
     created: list[Enrollment] = []
     woken: list[int] = []  # enroll() wakes its own
+    if not events:
+        return created
     name = events[0].name
+    erased = [e for e in events if e.contact.suppression_reason == suppression.REASON]
+    for event in erased:
+        logger.info("contact %s is on the erased list: not enrolled", event.contact_id)
+    events = [e for e in events if e.contact.suppression_reason != suppression.REASON]
     for flow in Flow.objects.filter(trigger=name, status=Flow.Status.LIVE):
         if flow.reentry == Flow.Reentry.ONCE_PER_PERIOD:
             for event in events:

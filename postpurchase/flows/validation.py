@@ -86,6 +86,21 @@ def _check_trigger_days(flow: Flow) -> list[Problem]:
                 % {"meaning": trigger.days_help, "name": trigger.label}
             )
         ]
+    if trigger is not None and flow.trigger_days > trigger.max_days:
+        return [
+            Problem(
+                _(
+                    "The trigger's days (%(meaning)s) for “%(name)s” are at most %(max)s; "
+                    "got %(days)s."
+                )
+                % {
+                    "meaning": trigger.days_help,
+                    "name": trigger.label,
+                    "max": trigger.max_days,
+                    "days": flow.trigger_days,
+                }
+            )
+        ]
     if trigger is None and flow.trigger_days is not None:
         return [Problem(_("Only a date trigger uses the trigger's days: leave them empty."))]
     return []

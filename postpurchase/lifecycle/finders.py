@@ -339,7 +339,16 @@ def replenishment(now: datetime, days: int, after: int, batch_size: int) -> Iter
     """Products a contact will need again (postpurchase.replenishment's predictions):
     due from ``days`` days before the predicted date to the date itself, once per
     prediction and flow parameter (a new order of the product predicts anew)."""
-    for contact_id, key, payload in replenishment_finder.due(
-        now, after or None, batch_size, lead_days=days
-    ):
-        yield Occurrence(contact_id, f"{REPLENISHMENT}:{days}:{key}", {**payload, "days": days})
+    # due() returns one batch (at least batch_size results when that many are left,
+    # never splitting a contact): page on from its last contact until a short batch.
+    cursor = after or None
+    while True:
+        found = 0
+        for contact_id, key, payload in replenishment_finder.due(
+            now, cursor, batch_size, lead_days=days
+        ):
+            found += 1
+            cursor = contact_id
+            yield Occurrence(contact_id, f"{REPLENISHMENT}:{days}:{key}", {**payload, "days": days})
+        if found < batch_size:
+            return

@@ -24,15 +24,21 @@ class DateTrigger:
     finder: Finder
     #: What ``Flow.trigger_days`` means for this trigger, for the editor's help.
     days_help: Any = ""
+    #: The most days a flow may give it (a yearly moment is never more than a year
+    #: ahead; beyond some years a date leaves the calendar).
+    max_days: int = 3650
 
 
 _TRIGGERS: dict[str, DateTrigger] = {}
 
 
-def register_date_trigger(name: str, label: Any, finder: Finder, days_help: Any = "") -> None:
+def register_date_trigger(
+    name: str, label: Any, finder: Finder, days_help: Any = "", max_days: int = 3650
+) -> None:
     """Add (or replace) the date trigger ``name``: flows may then use it as their
-    trigger, and the scan asks ``finder`` for its occurrences."""
-    _TRIGGERS[name] = DateTrigger(name, label, finder, days_help)
+    trigger (with at most ``max_days`` days), and the scan asks ``finder`` for its
+    occurrences."""
+    _TRIGGERS[name] = DateTrigger(name, label, finder, days_help, max_days)
 
 
 def date_triggers() -> dict[str, DateTrigger]:
@@ -61,12 +67,14 @@ register_date_trigger(
     _("Birthday"),
     finders.birthday,
     _("days before the birthday (0: on the day)"),
+    max_days=365,
 )
 register_date_trigger(
     finders.ANNIVERSARY,
     _("Anniversary of the first order"),
     finders.anniversary,
     _("days before the anniversary (0: on the day)"),
+    max_days=365,
 )
 register_date_trigger(
     finders.COUPON_EXPIRING,

@@ -37,11 +37,21 @@ def scan_date_triggers(now: datetime | None = None, batch_size: int | None = Non
     now = now or clock.now()
     size = batch_size or get_setting("LIFECYCLE_BATCH_SIZE")
     fired = 0
+    failed: Exception | None = None
     for trigger, days in scanned_triggers():
-        found = iter(trigger.finder(now, days, 0, size))
-        while chunk := list(islice(found, size)):
-            fired += fire(trigger.name, chunk, now)
+        try:
+            found = iter(trigger.finder(now, days, 0, size))
+            while chunk := list(islice(found, size)):
+                fired += fire(trigger.name, chunk, now)
+        except Exception as exc:
+            # One trigger's failure (a custom finder's bug) must not keep the others'
+            # customers waiting: log it, go on, and raise it once the rest are done.
+            logger.exception("postpurchase: date trigger %s (%s days) failed", trigger.name, days)
+            failed = failed or exc
+            continue
         logger.info("postpurchase: date trigger %s (%s days) scanned", trigger.name, days)
+    if failed is not None:
+        raise failed
     return fired
 
 

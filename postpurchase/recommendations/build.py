@@ -58,7 +58,7 @@ def fold(events: list[dict[str, Any]]) -> None:
     stats: dict[str, dict[str, Any]] = {}
     days: Counter = Counter()
     pairs: Counter = Counter()
-    for event in events:
+    for event in history.first_signals(events):
         lines = history.order_lines(event["snapshot"])
         moment = event["occurred_at"]
         day = history.day_of(moment)

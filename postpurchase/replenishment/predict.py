@@ -54,18 +54,32 @@ def local_zone(name: str):
         return ZoneInfo("UTC")
 
 
+#: A purchase that lasts longer than this has no useful date (and a date far enough on
+#: overflows, which would stop the job for the whole batch).
+HORIZON_DAYS = 36_500
+
+
 def predicted_on(last: datetime, days_per_unit: float | None, quantity: int, zone) -> date | None:
-    """The day (in the contact's time zone) the last purchase runs out."""
+    """The day (in the contact's time zone) the last purchase runs out; None if it
+    lasts beyond HORIZON_DAYS."""
     if days_per_unit is None:
         return None
-    return (last + timedelta(days=days_per_unit * max(quantity, 1))).astimezone(zone).date()
+    days = days_per_unit * max(quantity, 1)
+    if days > HORIZON_DAYS:
+        return None
+    return (last + timedelta(days=days)).astimezone(zone).date()
 
 
 def purchases_of(orders: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per SKU, what a contact's orders (oldest first) say: counts, the last purchase
     (with its order's snapshot under "snapshot") and the days per unit between them."""
     purchases: dict[str, dict[str, Any]] = {}
+    refs: set[str] = set()
     for order in orders:
+        if order["order_ref"]:
+            if order["order_ref"] in refs:
+                continue  # the same order signalled again: its units count once
+            refs.add(order["order_ref"])
         moment = order["occurred_at"]
         for line in history.order_lines(order["snapshot"]):
             seen = purchases.get(line.sku)
@@ -229,9 +243,10 @@ def refresh(max_batches: int = MAX_BATCHES) -> int:
 
 
 def on_event_tracked(sender, event=None, **kwargs) -> None:
-    """After an order commits: predict for its contact at once. A failure is logged with
-    the ids and left to the periodic job; it never reaches the shop's checkout."""
-    if event is None or event.name != history.ORDER_EVENT:
+    """After an order commits (or is cancelled or refunded): predict for its contact at
+    once. A failure is logged with the ids and left to the periodic job; it never
+    reaches the shop's checkout."""
+    if event is None or event.name not in (history.ORDER_EVENT, *history.UNDONE):
         return
     try:
         update_contact(event.contact_id)

@@ -252,3 +252,20 @@ def test_the_periodic_job_leaves_old_orders_alone(frozen, order, contact):
     frozen.advance(timedelta(hours=attribution.LATE_TOUCH_HOURS, minutes=1))
     assert attribution.attribute_late_touches() == 0
     assert not Conversion.objects.exists()
+
+
+def test_the_periodic_job_reaches_orders_past_its_batch(frozen, order, contact, monkeypatch):
+    """More unattributed orders in the window than one batch (most orders follow no
+    email): the late click of a later order is still attributed, not starved by the
+    oldest batch read again on every pass."""
+    monkeypatch.setattr(attribution, "LATE_TOUCH_BATCH", 2)
+    for n in range(3):
+        other = ContactFactory()
+        email(contact=other, clicked_at=frozen.now - timedelta(days=30))  # long before
+        order(other, ref=f"shop.order:other{n}")
+    event = order(contact)
+    message = email(contact=contact, clicked_at=frozen.now - timedelta(minutes=3))
+    frozen.advance(timedelta(minutes=1))
+    assert attribution.attribute_late_touches() == 1
+    conversion = Conversion.objects.get()
+    assert conversion.event == event and conversion.message == message

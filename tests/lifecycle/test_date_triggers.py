@@ -394,3 +394,77 @@ def test_a_flow_with_a_reentry_period_enrolls_once_beside_the_others():
         signals.enrolled.disconnect(dispatch_uid="test-period")
     assert sorted(enrolled) == sorted([period.pk, plain.pk])
     assert Enrollment.objects.count() == 2
+
+
+def test_replenishment_due_reaches_every_contact_past_the_first_batch(
+    django_capture_on_commit_callbacks,
+):
+    """More due predictions than one batch: the scan fires them all, not only the
+    first batch's (the finder must go on past ``batch_size`` results)."""
+    flow_on("replenishment_due", 7)
+    with clock.frozen_at(NOW), django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            track(
+                "order_placed",
+                email=f"buyer{n}@example.com",
+                data={"order": order_snapshot([product("LENS", "Lenses", replenish_days=30)])},
+            )
+    predicted = PurchasedProduct.objects.filter(sku="LENS").first().predicted_on
+    week_before = datetime.combine(predicted - timedelta(days=7), time(12), UTC)
+    assert scan(week_before, batch_size=2) == 5
+    assert scan(week_before, batch_size=2) == 0
+    assert len({e.contact_id for e in fired("replenishment_due")}) == 5
+
+
+def test_a_contact_on_the_erased_list_is_not_enrolled_by_the_scan():
+    """The scan enrolls a chunk at once (enroll_many); like enroll(), it leaves out a
+    contact whose address was erased, and enrolls the others."""
+    flow = flow_on("winback_due", 90)
+    erased = ContactFactory(suppression_reason="erased", suppressed_at=NOW)
+    other = ContactFactory()
+    ordered(erased, NOW - timedelta(days=91), "1")
+    ordered(other, NOW - timedelta(days=91), "2")
+    assert scan(NOW) == 2
+    assert list(Enrollment.objects.filter(flow=flow).values_list("contact_id", flat=True)) == [
+        other.pk
+    ]
+
+
+def test_a_failing_trigger_does_not_stop_the_others(monkeypatch):
+    """A finder that raises (a custom trigger's bug) is reported, after the other
+    triggers have fired their occurrences."""
+    from postpurchase.lifecycle import registry
+
+    def broken(now, days, after, batch_size):
+        raise RuntimeError("custom finder bug")
+        yield  # pragma: no cover
+
+    monkeypatch.setitem(
+        registry._TRIGGERS, "aaa_broken", registry.DateTrigger("aaa_broken", "Broken", broken)
+    )
+    flow_on("aaa_broken", 1)
+    flow = flow_on("winback_due", 90)
+    contact = ContactFactory()
+    ordered(contact, NOW - timedelta(days=91))
+    with pytest.raises(RuntimeError, match="custom finder bug"):
+        scan(NOW)
+    assert Enrollment.objects.filter(flow=flow, contact=contact).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("trigger", "days", "ok"),
+    [
+        ("birthday", 365, True),
+        ("birthday", 400, False),  # no yearly moment is ever that far: it never fires
+        ("first_order_anniversary", 366, False),
+        ("winback_due", 3650, True),
+        ("winback_due", 10**6, False),  # beyond the calendar: the scan would fail
+    ],
+)
+def test_a_date_triggers_days_are_bounded(trigger, days, ok):
+    flow = FlowFactory(trigger=trigger, trigger_days=days)
+    EmailStepFactory(flow=flow)
+    problems = [str(p) for p in validate_flow(flow)]
+    assert (
+        not any("at most" in p for p in problems) if ok else any("at most" in p for p in problems)
+    )

@@ -214,3 +214,60 @@ def test_an_email_shows_the_apps_recommendations(frozen, settings):
     [sent] = mail.outbox
     html = sent.alternatives[0][0]
     assert "Product PEGS" in html and "https://shop.example.com/img/PEGS.jpg" in html
+
+
+@pytest.mark.parametrize("price", ["1e20", "123456789012345", "1E+400"])
+def test_a_price_the_tables_cannot_hold_does_not_stop_the_refresh(frozen, price):
+    """One order's item with an absurd price (a typo, a placeholder): its product is
+    kept without a price; the batch, and everyone's recommendations, go on."""
+    order_placed_event("odd@example.com", [product("ODD", price=price), product("TENT")])
+    order_placed_event("c1@example.com", [product("TENT"), product("PEGS")])
+    assert settle(frozen) == 2
+    found = recommendations.for_order(order_snapshot([product("LAMP")], email="x@example.com"))
+    assert {p["sku"] for p in found} == {"ODD", "TENT", "PEGS"}
+    assert ProductStat.objects.get(sku="ODD").price is None
+
+
+def test_an_email_without_an_order_leaves_out_what_the_contact_bought(frozen, settings):
+    """A birthday or replenishment email's enrollment has no order snapshot: the
+    products are still chosen for its contact (never one they bought)."""
+    settings.POSTPURCHASE = {
+        **settings.POSTPURCHASE,
+        "ADAPTER": "postpurchase.adapters.DefaultAdapter",
+    }
+    for n in range(3):
+        order_placed_event(f"c{n}@example.com", [product("TENT")])
+    order_placed_event("c9@example.com", [product("PEGS")])
+    order_placed_event("anna@example.com", [product("TENT")])
+    settle(frozen)
+    template = EmailTemplateFactory(languages=[])
+    EmailContentFactory(
+        template=template,
+        body=(
+            '{% extends "postpurchase/email/base.mjml" %}{% block content %}'
+            '{% include "postpurchase/email/partials/products.mjml" %}{% endblock %}'
+        ),
+    )
+    flow = FlowFactory()
+    EmailStepFactory(flow=flow, template=template, category="transactional")
+    anna = order_placed_event("anna@example.com", [product("TENT")]).contact
+    update_contact(anna.pk)
+    EnrollmentFactory(flow=flow, contact=anna, snapshot={})
+    engine.run_due()
+    [sent] = mail.outbox
+    html = sent.alternatives[0][0]
+    assert "Product PEGS" in html
+    assert "Product TENT" not in html
+
+
+def test_an_order_signalled_twice_is_counted_once(frozen):
+    """order_placed twice for one order, in one batch and again in a later one: the
+    products and the pair count it once."""
+    items = [product("TENT"), product("PEGS")]
+    order_placed_event("anna@example.com", items, ref="shop.order:7")
+    order_placed_event("anna@example.com", items, ref="shop.order:7")
+    settle(frozen)
+    order_placed_event("anna@example.com", items, ref="shop.order:7")
+    settle(frozen)
+    assert ProductStat.objects.get(sku="TENT").orders_total == 1
+    assert ProductPair.objects.get(sku="TENT", other_sku="PEGS").orders == 1

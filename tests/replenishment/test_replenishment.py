@@ -318,3 +318,50 @@ def test_the_job_catches_up_on_history_in_small_batches(frozen, monkeypatch):
     assert anna.predicted_on == (start + timedelta(days=50)).date()
     assert prediction("ben@example.com").orders == 1
     assert [len(ids) for ids in calls] == [0, 1, 1]  # anna skipped at her first order
+
+
+@pytest.mark.parametrize("qty", [10**6, 10**12])
+def test_a_huge_quantity_does_not_stop_the_job_for_everyone(frozen, qty):
+    """One order of a million (or a trillion) units of a 30-day product: no date in
+    range, no number the table holds. It is kept within bounds; the other contacts of
+    the batch get their predictions and the job's cursor moves on."""
+    order_placed_event("bulk@example.com", [product("LENS", qty=qty, replenish_days=30)])
+    order_placed_event("anna@example.com", [product("LENS", replenish_days=30)])
+    frozen.advance(timedelta(minutes=10))
+    replenishment.refresh()
+    assert (
+        prediction("anna@example.com").predicted_on
+        == (frozen.now - timedelta(minutes=10) + timedelta(days=30)).date()
+    )
+    assert PurchasedProduct.objects.filter(contact__email="bulk@example.com").exists()
+
+
+def test_an_order_signalled_twice_counts_once(frozen, django_capture_on_commit_callbacks):
+    """The shop sends order_placed twice for one order (a retried webhook, a re-save):
+    its units are not doubled, so the predicted date stays 30 days on, not 60."""
+    snapshot = order_snapshot([product("LENS", replenish_days=30)], ref="shop.order:7")
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            track("order_placed", email="anna@example.com", data={"order": snapshot})
+        frozen.advance(timedelta(minutes=1))
+    lens = prediction("anna@example.com")
+    assert (lens.orders, lens.units, lens.last_quantity) == (1, 1, 1)
+    assert lens.predicted_on == (frozen.now - timedelta(minutes=2) + timedelta(days=30)).date()
+
+
+@pytest.mark.parametrize("undone", ["order_cancelled", "order_refunded"])
+def test_a_cancelled_or_refunded_order_predicts_nothing(
+    frozen, undone, django_capture_on_commit_callbacks
+):
+    """The customer sent the lenses back: no reminder to buy them again (as the
+    segments, such an order is out of the history); their other order still counts."""
+    keep = order_snapshot([product("DROPS", replenish_days=30)], ref="shop.order:1")
+    gone = order_snapshot([product("LENS", replenish_days=30)], ref="shop.order:2")
+    for snapshot in (keep, gone):
+        with django_capture_on_commit_callbacks(execute=True):
+            track("order_placed", email="anna@example.com", data={"order": snapshot})
+    assert prediction("anna@example.com").predicted_on is not None
+    with django_capture_on_commit_callbacks(execute=True):
+        track(undone, email="anna@example.com", order_ref="shop.order:2")
+    assert not PurchasedProduct.objects.filter(sku="LENS").exists()
+    assert prediction("anna@example.com", "DROPS").predicted_on is not None

@@ -11,6 +11,7 @@ again", the trigger event's data in templates and staff emails).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import transaction
@@ -33,36 +34,47 @@ UNLINK: dict[type[Model], list[tuple[type[Model], str]]] = {
 }
 
 
-def purge_in_batches(queryset: QuerySet, batch_size: int, max_batches: int) -> int:
-    """Delete the rows of ``queryset`` lowest primary keys first: each batch is one
-    ``DELETE`` over a primary-key range (re-checking the queryset's conditions), at most
-    ``batch_size`` rows, and a run stops after ``max_batches``. Returns how many rows
-    went. Safe to run twice at once: a row deleted by the other run is simply gone.
-
-    The rows are not loaded: Django's ``delete()`` would fetch each one (the app has a
-    ``pre_delete`` receiver for steps, which turns off Django's fast delete for every
-    model), so the references in ``UNLINK`` are cleared with one ``UPDATE`` and the
-    range deleted with one ``DELETE``, in one transaction."""
-    model: type[Model] = queryset.model
-    deleted = 0
+def in_batches(
+    queryset: QuerySet, batch_size: int, max_batches: int, act: Callable[[QuerySet], int]
+) -> int:
+    """Run ``act`` on the rows of ``queryset`` lowest primary keys first, on at most
+    ``batch_size`` rows at a time (a primary-key range that re-checks the queryset's
+    conditions), for at most ``max_batches`` batches. Returns the sum of what ``act``
+    returned. Safe to run twice at once: a row the other run handled no longer matches."""
+    done = 0
     for _batch in range(max_batches):
         pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
         if not pks:
             break
-        batch = queryset.filter(pk__gte=pks[0], pk__lte=pks[-1]).order_by()
-        with transaction.atomic(using=batch.db):
-            for related, field in UNLINK[model]:
-                related.objects.filter(**{f"{field}__in": batch.values("pk")}).update(
-                    **{field: None}
-                )
-            count = batch._raw_delete(batch.db)
-        deleted += count
+        count = act(queryset.filter(pk__gte=pks[0], pk__lte=pks[-1]).order_by())
+        done += count
         logger.info(
-            "postpurchase: purged %s %s rows up to id %s", count, model._meta.label, pks[-1]
+            "postpurchase: %s: %s %s rows up to id %s",
+            act.__name__,
+            count,
+            queryset.model._meta.label,
+            pks[-1],
         )
         if len(pks) < batch_size:
             break
-    return deleted
+    return done
+
+
+def _delete(batch: QuerySet) -> int:
+    """The rows are not loaded: Django's ``delete()`` would fetch each one (the app has a
+    ``pre_delete`` receiver for steps, which turns off Django's fast delete for every
+    model), so the references in ``UNLINK`` are cleared with one ``UPDATE`` and the
+    range deleted with one ``DELETE``, in one transaction."""
+    with transaction.atomic(using=batch.db):
+        for related, field in UNLINK[batch.model]:
+            related.objects.filter(**{f"{field}__in": batch.values("pk")}).update(**{field: None})
+        return batch._raw_delete(batch.db)
+
+
+def purge_in_batches(queryset: QuerySet, batch_size: int, max_batches: int) -> int:
+    """Delete the rows of ``queryset`` in bounded batches (see :func:`in_batches`);
+    returns how many rows went."""
+    return in_batches(queryset, batch_size, max_batches, _delete)
 
 
 def expired_message_events() -> QuerySet | None:
@@ -100,19 +112,14 @@ def expired_message_addresses() -> QuerySet | None:
     )
 
 
+def _blank_addresses(batch: QuerySet) -> int:
+    return batch.update(to_email="", subject="")
+
+
 def scrub_in_batches(queryset: QuerySet, batch_size: int, max_batches: int) -> int:
-    """Blank the address and subject of the messages of ``queryset``, lowest ids first,
-    one ``UPDATE`` of at most ``batch_size`` rows per batch; returns how many."""
-    scrubbed = 0
-    for _batch in range(max_batches):
-        pks = list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            break
-        scrubbed += Message.objects.filter(pk__in=pks).update(to_email="", subject="")
-        logger.info("postpurchase: blanked the addresses of %s messages", len(pks))
-        if len(pks) < batch_size:
-            break
-    return scrubbed
+    """Blank the address and subject of the messages of ``queryset`` in bounded batches
+    (see :func:`in_batches`); returns how many."""
+    return in_batches(queryset, batch_size, max_batches, _blank_addresses)
 
 
 def purge_expired() -> int:

@@ -85,17 +85,24 @@ class PositionField(forms.IntegerField):
         return super().clean(value) or 0
 
 
+def offered_values(choices: Iterable[Any]) -> set[str]:
+    """The values a choice field offers, its optgroups (label, [(value, label), ...])
+    flattened."""
+    offered = set()
+    for value, label in choices:
+        if isinstance(label, list | tuple):
+            offered.update(str(v) for v, _label in label)
+        else:
+            offered.add(str(value))
+    return offered
+
+
 def keep_stored(field: forms.Field | None, values: Iterable[str]) -> None:
     """Offer the event names an object already holds even when the list no longer has
     them (never declared, their events purged), so saving the page keeps them."""
     if field is None:
         return
-    offered = set()
-    for value, label in field.choices:
-        if isinstance(label, list | tuple):
-            offered.update(str(v) for v, _label in label)
-        else:
-            offered.add(str(value))
+    offered = offered_values(field.choices)
     missing = [v for v in values if v and str(v) not in offered]
     if missing:
         field.choices = [*field.choices, (_("Stored on this flow"), [(v, v) for v in missing])]

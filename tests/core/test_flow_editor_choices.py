@@ -10,6 +10,7 @@ import pytest
 from django import forms
 from django.urls import reverse
 
+from postpurchase.admin.flows import offered_values
 from postpurchase.conf import get_setting
 from postpurchase.exceptions import PostpurchaseConfigurationError
 from postpurchase.flows.event_names import BUILT_IN
@@ -289,12 +290,7 @@ def _as_a_browser_sends(response) -> dict:
     form = response.context["adminform"].form
     for name, field in form.fields.items():
         if isinstance(field, forms.MultipleChoiceField):
-            offered = set()
-            for value, label in field.choices:
-                if isinstance(label, list | tuple):
-                    offered.update(str(v) for v, _label in label)
-                else:
-                    offered.add(str(value))
+            offered = offered_values(field.choices)
             data[name] = [v for v in data.get(name, []) if v in offered]
     return data
 
